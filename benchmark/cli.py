@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inpaint": ("benchmark.inpaint:inpaint", "Inpaint one photo with a trained run."),
     "leaderboard": ("leaderboard.cli:leaderboard", "Render tables, plots and a web page from run folders."),
     "publish": ("dataset_tools.publish:publish", "Export a built dataset to the Hugging Face Hub layout and upload it."),
+    "demo": ("benchmark.demo:demo", "Run the whole benchmark end to end on a synthetic dataset (CPU, minutes)."),
     "perf": ("benchmark.perf:perf", "Measure speed and memory against floors measured in the same run."),
 }
 

@@ -21,15 +21,20 @@ from PIL import Image
 _TMP_PREFIX = ".tmp-"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
+    """Write `data` to `path` atomically. `durable=False` skips fsync: the rename still guarantees a
+    killed process never leaves a partial file (the page cache outlives the process); fsync only adds
+    protection against power loss, which bulk per-sample images can afford to lose (a resumed build
+    re-checks their hashes) and manifests cannot."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -63,10 +68,10 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_png(path: str | os.PathLike, array: np.ndarray) -> bytes:
+def write_png(path: str | os.PathLike, array: np.ndarray, durable: bool = True) -> bytes:
     """Atomically write `array` as PNG and return the bytes written (for hashing)."""
     data = encode_png(array)
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, durable=durable)
     return data
 
 

@@ -1,0 +1,88 @@
+"""`bench perf build`: the dataset builder's throughput against a floor measured in the same run.
+
+Inputs: JPEG files written once from the synthetic source into a temporary `folder` source (so the
+builder pays real JPEG decoding, like iPanda-50). Floor: for the same files, decode + centre-crop/resize
++ PNG-encode and atomically write the same four files per sample (ground truth, a copy as "occluded",
+an empty mask and an empty segmentation map): everything the builder does except the occlusion work.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from dataset_tools import fileio
+
+
+def _write_jpeg_inputs(folder: Path, n: int, size: int, seed: int) -> list[Path]:
+    from PIL import Image
+
+    from dataset_tools.sources import make_source
+
+    src = make_source("synthetic", None, num_images=n, size=size, seed=seed)
+    paths = []
+    for item in src.items()[:n]:
+        arr = src.load(item)
+        p = folder / item.identity / (Path(item.key).stem + ".jpg")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(p, quality=92)
+        paths.append(p)
+    return paths
+
+
+def _floor(paths: list[Path], out: Path, size: int) -> float:
+    from dataset_tools.build import crop_and_resize
+    from dataset_tools.sources.imageio import load_rgb
+
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths):
+        img, _ = crop_and_resize(load_rgb(p), (), size)
+        empty = np.zeros(img.shape[:2], np.uint8)
+        for kind, arr in (("images", img), ("occluded", img), ("masks", empty), ("segmentation", empty)):
+            fileio.write_png(out / kind / f"s{i:05d}.png", arr, durable=False)
+    return time.perf_counter() - t0
+
+
+def _build(inputs: Path, out: Path, n: int, size: int, workers: int, seed: int) -> float:
+    from dataset_tools.build import BuildConfig, build_dataset
+
+    cfg = BuildConfig(source="folder", root=str(inputs), num_images=n, size=size, seed=seed)
+    t0 = time.perf_counter()
+    build_dataset(cfg, out, workers=workers, progress=False)
+    return time.perf_counter() - t0
+
+
+@click.command("build")
+@click.option("--num-images", type=int, default=200, show_default=True)
+@click.option("--size", type=int, default=256, show_default=True)
+@click.option("--workers", "workers_list", default="1,2", show_default=True, help="Comma-separated worker counts to measure.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_json", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the figures as JSON.")
+def perf_build(num_images, size, workers_list, seed, out_json):
+    """Builder images/s at each worker count, against the decode/resize/encode floor on the same JPEGs."""
+    workers = [int(w) for w in workers_list.split(",") if w.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench-perf-build-") as tmp:
+        tmp = Path(tmp)
+        # source images are larger than --size, as iPanda-50 frames are, so resizing is real work
+        paths = _write_jpeg_inputs(tmp / "inputs", num_images, int(size * 1.5), seed)
+        n = len(paths)
+        _floor(paths[: min(8, n)], tmp / "warm", size)  # warm the page cache and imports
+        floor_s = _floor(paths, tmp / "floor", size)
+        rows = {"floor": {"seconds": floor_s, "images_per_s": n / floor_s}}
+        for w in workers:
+            s = _build(tmp / "inputs", tmp / f"build-w{w}", n, size, w, seed)
+            rows[f"builder_w{w}"] = {"seconds": s, "images_per_s": n / s, "workers": w}
+    base = rows.get("builder_w1", next(iter(v for k, v in rows.items() if k != "floor")))
+    click.echo(f"{n} JPEG inputs -> {size}px samples")
+    click.echo(f"{'':<14}{'img/s':>9}{'x floor time':>14}{'speed-up vs 1 worker':>22}")
+    for k, v in rows.items():
+        ratio = v["seconds"] / floor_s
+        speed = (v["images_per_s"] / base["images_per_s"]) if k != "floor" else float("nan")
+        click.echo(f"{k:<14}{v['images_per_s']:>9.1f}{ratio:>14.2f}{speed:>22.2f}")
+    if out_json:
+        fileio.atomic_write_text(out_json, json.dumps({"n": n, "size": size, "results": rows}, indent=2) + "\n")
