@@ -90,6 +90,15 @@ class LearnableMethod(Method):
        returns a dict of float losses for logging. `batch` has "image" (ground truth), "occluded",
        "mask" (1 = hole) on the device. A non-finite loss must be returned as such: the engine stops.
     5. `inpaint(image, mask)` in eval mode for scoring.
+
+    Config fields the engine reads from the method's resolved config (all optional):
+    - `image_size` (int): training and inference resolution; the engine resizes (area for images, nearest for masks)
+      and resizes predictions back to the dataset's size before compositing. Absent/None = native size.
+    - `batch_size` (int, default 8): per-process batch; `--batch-size` overrides it.
+    - `augment` (dict): `{"hflip": bool, "max_rotation": degrees}` (default `{"hflip": true, "max_rotation": 10}`),
+      see `benchmark.training.data`.
+    - `log_every` (int, default 10): steps between `metrics.jsonl` records.
+    Optional hooks: `perf_extras(config, device) -> {name: zero-arg callable}` (timed by `bench perf train`).
     """
 
     learnable: ClassVar[bool] = True
@@ -116,10 +125,56 @@ def method_names() -> list[str]:
 
 
 def get_method_class(name: str) -> type[Method]:
-    if name not in REGISTRY:
-        raise UserError(f"unknown method {name!r}; known methods: {', '.join(REGISTRY)} (see 'bench methods')")
-    module_name, cls_name = REGISTRY[name][0].split(":")
-    return getattr(importlib.import_module(module_name), cls_name)
+    """A registry name (`telea`) or an importable `package.module:ClassName`, so researchers can plug in their own
+    method without editing the registry (e.g. `--method mypkg.mymodel:MyModel`)."""
+    if name in REGISTRY:
+        target = REGISTRY[name][0]
+    elif ":" in name:
+        target = name
+    else:
+        raise UserError(f"unknown method {name!r}; known methods: {', '.join(REGISTRY)} (see 'bench methods'), "
+                        "or give package.module:ClassName")
+    module_name, _, cls_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if name not in REGISTRY and e.name and module_name.startswith(e.name):
+            raise UserError(f"method {name!r}: cannot import module {module_name!r} (is it on PYTHONPATH?)") from None
+        raise
+    cls = getattr(module, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise UserError(f"method {name!r}: {module_name} has no Method subclass named {cls_name!r}")
+    return cls
+
+
+def method_display_name(spec: str, cls: type[Method]) -> str:
+    """The name used in run folders and results.json: the registry name, else the class's `name`, else the class."""
+    if spec in REGISTRY:
+        return spec
+    return cls.name or cls.__name__
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, prefix + k + "."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def deviations_from_paper(cls: type[Method], config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every field of a resolved config that differs from the method's `paper` preset, as
+    {dotted.key: {"paper": value, "used": value}} (empty for methods without a `paper` preset)."""
+    if "paper" not in cls.presets:
+        return {}
+    paper, used = _flatten(cls.presets["paper"]), _flatten({k: v for k, v in config.items() if k != "preset"})
+    out = {}
+    for key in sorted(set(paper) | set(used)):
+        if paper.get(key, "<absent>") != used.get(key, "<absent>"):
+            out[key] = {"paper": paper.get(key), "used": used.get(key)}
+    return out
 
 
 def resolve_config(cls: type[Method], preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
