@@ -1,0 +1,21 @@
+"""Shared fixtures. `tiny_dataset`: one small synthetic dataset built once per test session with the real
+builder (24 samples at 64 px, 4 identities, seed 0), for every stage's tests. Treat it as read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    from benchmark.cli import cli
+
+    out = tmp_path_factory.mktemp("tiny_dataset") / "ds"
+    r = CliRunner().invoke(cli, ["build-dataset", "--source", "synthetic", "--num-images", "24", "--size", "64",
+                                 "--identities", "4", "--seed", "0", "--workers", "1", "--quiet", "--out", str(out)],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return out
