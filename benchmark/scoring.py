@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -214,14 +213,14 @@ def score_predictions(
         model, inception_sha, reason = load_fid_inception(inception_weights, device=device)
         if model is None:
             notes["fid"] = notes["kid_mean"] = notes["kid_std"] = reason
-            warnings.warn(reason, stacklevel=2)
-            print(f"warning: {reason}", file=sys.stderr)
         else:
             extractor = inception_extractor(model, inception_sha, None, device=device)
             weights["inception"] = inception_sha
     extractor_name = getattr(extractor, "name", None) or (
         getattr(extractor, "__name__", type(extractor).__name__) if extractor is not None else None)
 
+    # SSIM runs in float64, which MPS lacks: CUDA or CPU only
+    ssim_device = device if str(device).startswith("cuda") else "cpu"
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
     feats_pred: list[np.ndarray] = []
@@ -258,9 +257,9 @@ def score_predictions(
             })
         shapes = {g.shape for g in gts}
         if len(shapes) == 1:
-            vals = ssim(np.stack(comps), np.stack(gts), device=device)
+            vals = ssim(np.stack(comps), np.stack(gts), device=ssim_device)
         else:
-            vals = np.array([ssim(c, g, device=device) for c, g in zip(comps, gts)])
+            vals = np.array([ssim(c, g, device=ssim_device) for c, g in zip(comps, gts)])
         for r, v in zip(rows[len(rows) - len(gts):], vals):
             r["ssim"] = float(v)
         if extractor is not None:
@@ -277,6 +276,9 @@ def score_predictions(
             + (f"; and {len(problems) - _LIST_FIRST} more" if len(problems) > _LIST_FIRST else "")
         )
 
+    if extractor is None:
+        # the one warning a user sees on the terminal (tqdm-style line on stderr, not a Python warning)
+        print(f"warning: FID and KID are null: {notes['fid']}", file=sys.stderr)
     n = len(rows)
     metrics: dict[str, float | None] = {k: _mean([np.nan if r[k] is None else r[k] for r in rows]) for k in PER_IMAGE_METRICS}
     capped = count_capped([r["psnr"] for r in rows])
