@@ -46,9 +46,8 @@ is written to config.json:
   F_in); the two attention outputs carry F_in outside the hole.
 - Loss normalisation: Eq. 1-2/9-10 by the area broadcast over channels (mean over region pixels and channels);
   L_per/L_sty on the raw fine output (Eq. 12-13), size-averaged L1.
-- Augmentation (inside `train_step`, drawn from the step's generator): horizontal flip with p = 0.5 and a rotation
-  by a uniform angle in [-15°, 15°] (bilinear, reflection padding; the mask nearest-resampled, then the occluded
-  image recomposed from the rotated ground truth outside the rotated mask). The paper gives no angles.
+- Augmentation (done by the engine's data loader, `benchmark.training.data`, from the config's `augment`): horizontal
+  flip with p = 0.5 and a rotation by a uniform angle in [-10°, 10°]; the paper gives no angles.
 - Inference: inputs of another size are resized to `image_size` (bilinear with antialias; the mask by area > 0, so
   every hole pixel stays a hole) and the prediction is resized back; until the joint phase has trained the fine
   stage at least one step, `inpaint` returns the coarse output (the fine network's `joint_steps` buffer counts).
@@ -57,7 +56,6 @@ is written to config.json:
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any, ClassVar
 
 import torch
@@ -90,7 +88,7 @@ CHOICES = {
     "fusion": "concat(M*F_in, F_att1x1, F_att3x3) -> SE (r=16, Hu et al.) -> 1x1 conv to the width (Eq. 8)",
     "pixel_loss_norm": "L1 sum / (region area x channels) per sample, mean over samples with a non-empty region",
     "vgg_losses": "pool1-3 of torchvision VGG16, ImageNet-normalised, on the raw fine output; Gram / (C*H*W)",
-    "augmentation": "hflip p=0.5 + rotation U(-15, 15) degrees, reflection padding, done inside train_step",
+    "augmentation": "hflip p=0.5 + rotation U(-10, 10) degrees (engine's benchmark.training.data, reflect-101 padding)",
     "inference_resize": "resize to image_size (mask by area>0), predict, resize back (bilinear)",
 }
 
@@ -109,7 +107,7 @@ PAPER: dict[str, Any] = {
     "critic_steps": 1,
     "gp_weight": 10.0,
     "loss_weights": {"hole": 5.0, "adv": 0.5, "per": 0.1, "style": 110.0},
-    "augment": {"hflip": True, "rotate_deg": 15.0},
+    "augment": {"hflip": True, "max_rotation": 10.0},
     "vgg_weights": None,
     "vgg_random_fallback": False,
     "choices": CHOICES,
@@ -127,20 +125,6 @@ SMOKE: dict[str, Any] = {
     "lr_d": 1e-4,
     "vgg_random_fallback": True,
 }
-
-
-def deviations_from_paper(config: dict[str, Any], paper: dict[str, Any] = PAPER, prefix: str = "") -> dict[str, Any]:
-    """{dotted key: {"paper": value, "used": value}} for every field that differs from the `paper` preset."""
-    out: dict[str, Any] = {}
-    for key in sorted(set(config) | set(paper)):
-        if key in ("preset", "choices"):
-            continue
-        a, b = config.get(key), paper.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out.update(deviations_from_paper(a, b, prefix + key + "."))
-        elif a != b:
-            out[prefix + key] = {"paper": b, "used": a}
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -325,7 +309,6 @@ class ProposedTwoStage(LearnableMethod):
     def config_notes(self) -> dict[str, Any]:
         notes: dict[str, Any] = {
             "variant": self.variant,
-            "deviations_from_paper": deviations_from_paper(self.config),
             "choices": CHOICES,
         }
         if self.vgg is not None:
@@ -334,27 +317,6 @@ class ProposedTwoStage(LearnableMethod):
         return notes
 
     # -- training ---------------------------------------------------------------------------------------------------
-    def _augment(self, gt, occ, hole, g: torch.Generator):
-        aug = self.config["augment"]
-        n = gt.shape[0]
-        dev = gt.device
-        # draw every number first, always the same count, so the stream does not depend on the flags
-        flip = torch.rand(n, generator=g, device=g.device).to(dev) < 0.5
-        angle = (torch.rand(n, generator=g, device=g.device).to(dev) * 2 - 1) * math.radians(float(aug["rotate_deg"]))
-        if aug.get("hflip"):
-            f = flip[:, None, None, None]
-            gt, occ, hole = (torch.where(f, t.flip(-1), t) for t in (gt, occ, hole))
-        if float(aug["rotate_deg"]) > 0:
-            cos, sin = torch.cos(angle), torch.sin(angle)
-            zero = torch.zeros_like(cos)
-            theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(gt.dtype)
-            grid = F.affine_grid(theta, list(gt.shape), align_corners=False)
-            gt = F.grid_sample(gt, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-            occ = F.grid_sample(occ, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-            hole = F.grid_sample(hole, grid, mode="nearest", padding_mode="reflection", align_corners=False)
-            occ = gt * (1 - hole) + occ * hole  # visible pixels equal the ground truth again, byte for byte
-        return gt, occ, hole
-
     def _critic_step(self, names: list[str], opt_name: str, real, fake, ctx: StepContext) -> tuple[float, float]:
         opt = self.optimizers[opt_name]
         opt.zero_grad(set_to_none=True)
@@ -378,7 +340,6 @@ class ProposedTwoStage(LearnableMethod):
         if ctx.phase not in ("coarse", "joint"):
             raise ValueError(f"unknown phase {ctx.phase!r}")
         gt, occ, hole = _resize_batch(batch["image"], batch["occluded"], batch["mask"], c["image_size"])
-        gt, occ, hole = self._augment(gt, occ, hole, ctx.generator)
         nets = self.networks
         for name in ("coarse", "fine"):
             nets[name].train()
@@ -403,7 +364,7 @@ class ProposedTwoStage(LearnableMethod):
                 lv_c, lh_c = valid_loss(coarse, gt, hole), hole_loss(coarse, gt, hole)
                 adv_c = sum(wgan_generator_loss(unwrap(nets[n])(coarse)) for n in self.coarse_critics)
                 loss = lv_c + lw["hole"] * lh_c + lw["adv"] * adv_c
-                logs.update(coarse_valid=float(lv_c), coarse_hole=float(lh_c), coarse_adv=float(adv_c))
+                logs.update(coarse_valid=float(lv_c.detach()), coarse_hole=float(lh_c.detach()), coarse_adv=float(adv_c.detach()))
                 if joint:
                     from benchmark.losses.perceptual import perceptual_style_losses
 
@@ -412,8 +373,8 @@ class ProposedTwoStage(LearnableMethod):
                     per, sty = perceptual_style_losses(self.vgg, fine, gt)
                     loss_f = lv_f + lw["hole"] * lh_f + lw["adv"] * adv_f + lw["per"] * per + lw["style"] * sty
                     loss = loss + loss_f
-                    logs.update(fine_valid=float(lv_f), fine_hole=float(lh_f), fine_adv=float(adv_f),
-                                fine_per=float(per), fine_style=float(sty))
+                    logs.update(fine_valid=float(lv_f.detach()), fine_hole=float(lh_f.detach()), fine_adv=float(adv_f.detach()),
+                                fine_per=float(per.detach()), fine_style=float(sty.detach()))
             g_opts = ["g_coarse", "g_fine"] if joint else ["g_coarse"]
             for o in g_opts:
                 self.optimizers[o].zero_grad(set_to_none=True)
