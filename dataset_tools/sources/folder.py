@@ -25,6 +25,13 @@ from dataset_tools.sources.base import Source, SourceImageError, SourceItem
 from dataset_tools.sources.imageio import is_image_name, load_rgb
 
 
+def safe_key(path: Path, root: Path) -> str:
+    """POSIX relative path as clean UTF-8 text. File names that are not valid UTF-8 (undecodable bytes
+    arrive as surrogates) get U+FFFD in the key; the source keeps the real path for loading."""
+    key = path.relative_to(root).as_posix()
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _walk_files(folder: Path):
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -33,10 +40,10 @@ def _walk_files(folder: Path):
                 yield Path(dirpath) / f
 
 
-def fingerprint_files(root: Path, keys: list[str]) -> str:
+def fingerprint_files(paths: dict[str, Path]) -> str:
     h = hashlib.sha256()
-    for key in sorted(keys):
-        p = root / key
+    for key in sorted(paths):
+        p = paths[key]
         try:
             size = p.stat().st_size
             content = hashlib.sha256()
@@ -46,7 +53,7 @@ def fingerprint_files(root: Path, keys: list[str]) -> str:
             digest = content.hexdigest()
         except OSError:
             size, digest = -1, "unreadable"
-        h.update(f"{key}\t{size}\t{digest}\n".encode("utf-8", "surrogateescape"))
+        h.update(f"{key}\t{size}\t{digest}\n".encode("utf-8"))
     return h.hexdigest()
 
 
@@ -59,6 +66,7 @@ class FolderSource(Source):
             raise UserError("--root is required for --source folder")
         self.root = Path(root)
         self._items: list[SourceItem] | None = None
+        self._paths: dict[str, Path] = {}
 
     def _check_root(self) -> None:
         if not self.root.exists():
@@ -71,9 +79,13 @@ class FolderSource(Source):
             self._check_root()
             items = []
             for sub in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                ident = safe_key(sub, self.root)
                 for f in _walk_files(sub):
-                    key = f.relative_to(self.root).as_posix()
-                    items.append(SourceItem(key=key, identity=sub.name))
+                    key = safe_key(f, self.root)
+                    if key in self._paths:  # two undecodable names mapped to one key: keep the first
+                        continue
+                    self._paths[key] = f
+                    items.append(SourceItem(key=key, identity=ident))
             if not any(is_image_name(i.key) for i in items):
                 loose = [p for p in self.root.iterdir() if p.is_file() and is_image_name(p.name)]
                 hint = " (images must be in one sub-folder per identity)" if loose else ""
@@ -84,10 +96,11 @@ class FolderSource(Source):
     def load(self, item: SourceItem) -> np.ndarray:
         if not is_image_name(item.key):
             raise SourceImageError(f"not an image file (extension {Path(item.key).suffix or 'none'!r})")
-        return load_rgb(self.root / item.key)
+        return load_rgb(self._paths.get(item.key, self.root / item.key))
 
     def fingerprint(self) -> str:
-        return fingerprint_files(self.root, [i.key for i in self.items()])
+        self.items()
+        return fingerprint_files(self._paths)
 
     def describe(self) -> dict:
         items = self.items()

@@ -87,7 +87,7 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
                 im = ImageOps.exif_transpose(im)
                 arr = _to_rgb(im)
     except UnidentifiedImageError:
-        raise SourceImageError("not an image file PIL can read") from None
+        raise SourceImageError("not an image file, or a corrupt one (PIL cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise SourceImageError(f"image too large ({e})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as e:
