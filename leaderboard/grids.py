@@ -11,6 +11,7 @@ median occlusion ratio in that bin (ties broken by id), among samples every entr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,16 @@ def _prediction(entry, sample_id: str) -> Path | None:
     return None
 
 
-def comparison_grid(gr: GroupReport, ds: BuiltDataset, out_path: Path, sample_ids: list[str] | None = None) -> Path | None:
-    """Write the grid PNG and return its path (None when there is nothing to show)."""
+@dataclass
+class Grid:
+    path: Path
+    sample_ids: list[str]
+    columns: list[str]
+    boxes: dict[tuple[int, int], tuple[int, int, int, int]]  # (row, column) -> (x, y, w, h) of the tile
+
+
+def comparison_grid(gr: GroupReport, ds: BuiltDataset, out_path: Path, sample_ids: list[str] | None = None) -> Grid | None:
+    """Write the grid PNG; returns its layout (None when there is nothing to show)."""
     if ds.fingerprint != gr.group.fingerprint:
         raise UserError(f"--data {ds.root} (fingerprint {ds.fingerprint[:12]}) is not the dataset these runs were "
                         f"scored on (fingerprint {gr.group.fingerprint[:12]})")
@@ -104,6 +113,7 @@ def comparison_grid(gr: GroupReport, ds: BuiltDataset, out_path: Path, sample_id
     H = HEADER + len(rows) * (th + PAD) + PAD
     canvas = Image.new("RGB", (W, H), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
+    boxes: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for j, c in enumerate(columns):
         x = LEFT + PAD + j * (col_w + PAD)
         draw.text((x + (col_w - width_of(c, font)) // 2, 4), c, fill=INK, font=font)
@@ -114,6 +124,7 @@ def comparison_grid(gr: GroupReport, ds: BuiltDataset, out_path: Path, sample_id
         draw.text((4, y + 30), f"{100 * s.occlusion_ratio:.1f}% occluded", fill=INK, font=small)
         for j, img in enumerate(row):
             x = LEFT + PAD + j * (col_w + PAD) + (col_w - tw) // 2
+            boxes[(i, j)] = (x, y, tw, th)
             if img is None:
                 draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=MISSING)
                 draw.text((x + 6, y + th // 2 - 6), "no prediction", fill=INK, font=small)
@@ -123,4 +134,4 @@ def comparison_grid(gr: GroupReport, ds: BuiltDataset, out_path: Path, sample_id
                 tile = tile.resize((tw, th), Image.LANCZOS)
             canvas.paste(tile, (x, y))
     fileio.write_png(out_path, np.asarray(canvas))
-    return out_path
+    return Grid(out_path, [s.id for s in samples], columns, boxes)

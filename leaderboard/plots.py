@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dataset_tools import fileio  # noqa: E402
 from leaderboard.runs import METRICS  # noqa: E402
-from leaderboard.tables import TABLE_METRICS, GroupReport  # noqa: E402
+from leaderboard.tables import TABLE_METRICS, GroupReport, comparable  # noqa: E402
 
 SEVERITY_METRICS = ("psnr", "psnr_hole", "ssim")
 
@@ -35,6 +35,8 @@ def bar_charts(gr: GroupReport, out_dir: Path) -> list[tuple[str, Path]]:
     written = []
     for m in TABLE_METRICS:
         name, higher = METRICS[m]
+        if not comparable(gr.entries, m):
+            continue  # FID/KID with different settings: no chart that would rank them
         labels, means, errs = [], [], []
         for e in gr.entries:
             est = e.estimate(m)

@@ -53,6 +53,25 @@ def settings_summary(settings: dict[str, Any]) -> str:
     return "; ".join(f"{k}: {compact(v)}" for k, v in sorted(settings.items())) or "(not recorded)"
 
 
+def settings_brief(settings: dict[str, Any]) -> str:
+    """The settings that most often differ between benchmarks, in one line (full set: leaderboard.json)."""
+    parts = []
+    ssim, fid, kid = settings.get("ssim") or {}, settings.get("fid") or {}, settings.get("kid") or {}
+    if settings.get("scored_on"):
+        parts.append(f"scored on the {settings['scored_on']}")
+    if ssim:
+        parts.append("SSIM " + ", ".join(f"{k}={ssim[k]}" for k in ("window", "size", "sigma", "covariance") if k in ssim))
+    if fid:
+        sha = fid.get("inception_sha256")
+        parts.append("FID " + ", ".join(str(x) for x in (fid.get("backend"), fid.get("version"),
+                                                         f"{fid.get('dims')}-d" if fid.get("dims") else None,
+                                                         f"weights sha256 {sha[:12]}" if sha else "no weights")
+                                        if x))
+    if kid:
+        parts.append(f"KID subsets={kid.get('subsets')} x {kid.get('subset_size')}")
+    return "; ".join(parts) if parts else settings_summary(settings)
+
+
 def group_intro(g: Group) -> list[str]:
     ds = g.runs[0].dataset
     lines = [f"- Dataset: {ds.get('name', '?')} (fingerprint `{g.fingerprint}`), split `{g.split}`, "
@@ -60,7 +79,7 @@ def group_intro(g: Group) -> list[str]:
     if g.synthetic:
         lines.append("- **Synthetic data**: these numbers are measured on procedurally generated images, "
                      "not on iPanda-50 photos.")
-    lines.append(f"- Metric settings `{g.settings_hash}`: {settings_summary(g.settings)}")
+    lines.append(f"- Metric settings `{g.settings_hash}`: {settings_brief(g.settings)} (all settings: the json format).")
     return lines
 
 
@@ -169,6 +188,8 @@ def html_group_section(gr: GroupReport, figures: str = "") -> str:
     for line in group_intro(g):
         out.append(f"<li>{e(line[2:].replace('**', '').replace('`', ''))}</li>")
     out.append("</ul>")
+    out.append("<details><summary>All metric settings of this group</summary><pre>"
+               + e(json.dumps(g.settings, indent=2, sort_keys=True, default=str)) + "</pre></details>")
     for t in (gr.ablation, gr.comparison, gr.ranking):
         out.append(html_table(t))
     if figures:

@@ -44,6 +44,13 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
 
 
+# Sections of metric_settings that only concern the distribution metrics (FID, KID). They are recorded
+# even when FID/KID are null (e.g. `inception_sha256: null` without weights), so they do not split the
+# per-image metrics into groups; instead FID/KID are only ranked among runs whose sections agree
+# (see `Run.fid_settings_hash` and `tables.comparable`).
+DISTRIBUTION_SECTIONS: tuple[str, ...] = ("fid", "kid")
+
+
 def settings_hash(settings: Any) -> str:
     """Short stable hash of a run's `metric_settings` (canonical JSON)."""
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
@@ -106,7 +113,13 @@ class Run:
 
     @property
     def settings_hash(self) -> str:
-        return settings_hash(self.settings)
+        """Hash of the metric settings that every metric depends on (all but the FID/KID sections)."""
+        return settings_hash({k: v for k, v in self.settings.items() if k not in DISTRIBUTION_SECTIONS})
+
+    @property
+    def fid_settings_hash(self) -> str:
+        """Hash of the FID/KID sections of the metric settings."""
+        return settings_hash({k: self.settings.get(k) for k in DISTRIBUTION_SECTIONS})
 
     @property
     def group_key(self) -> tuple[str, str, str]:
@@ -160,6 +173,7 @@ class Run:
             "split": self.split,
             "n": self.results.get("n"),
             "metric_settings_hash": self.settings_hash,
+            "fid_settings_hash": self.fid_settings_hash,
         }
         for m in METRICS:
             rec[m] = self.metric(m)

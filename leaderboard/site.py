@@ -127,8 +127,9 @@ def write_site(rep: Report, out: Path, data: Path | None = None, samples: list[s
             else:
                 from leaderboard.grids import comparison_grid
 
-                p = comparison_grid(gr, ds, out / "grids" / f"{gr.group.slug}-grid.png", samples)
-                if p is not None:
+                grid = comparison_grid(gr, ds, out / "grids" / f"{gr.group.slug}-grid.png", samples)
+                if grid is not None:
+                    p = grid.path
                     written.add(p)
                     grid_items.append(("Ground truth, occluded input and each method's composited output",
                                        p.relative_to(out).as_posix()))

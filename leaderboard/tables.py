@@ -159,6 +159,21 @@ def mark_best(cells: list[Cell], higher_better: bool) -> None:
             c.bold = True
 
 
+DISTRIBUTION_METRICS = ("fid", "kid_mean")
+
+
+def comparable(entries: list[Entry], metric: str) -> bool:
+    """FID/KID values are ranked only when every run that has one used the same FID/KID settings."""
+    if metric not in DISTRIBUTION_METRICS:
+        return True
+    hashes = {r.fid_settings_hash for e in entries for r in e.runs if r.metric(metric) is not None}
+    return len(hashes) <= 1
+
+
+MIXED_FID_NOTE = ("FID/KID in this group were computed with different settings (Inception weights, resize, KID "
+                  "subsets): they are shown but not ranked (no bold).")
+
+
 def severity_order(entries: list[Entry], known: dict[str, list[float]] | None = None) -> list[str]:
     """Severity bins from mildest to most severe: by the bins' lower edges when the dataset's
     `severity_bins` are known, else by the mean occlusion ratio of their images in per_image.csv,
@@ -215,25 +230,38 @@ def metric_table(title: str, keys: list[str], entries: list[Entry], slug: str, n
         else:
             columns.append((display_name(k), None))
     rows = []
+    notes = list(notes)
+    reasons: dict[str, set[str]] = {}
     for m in TABLE_METRICS:
         cells = [cell_for(e, m) for _, e in columns]
-        mark_best(cells, METRICS[m][1])
+        for c in cells:
+            if c.text == NOT_AVAILABLE and c.title:
+                reasons.setdefault(METRICS[m][0], set()).add(c.title)
+        if comparable([e for _, e in columns if e is not None], m):
+            mark_best(cells, METRICS[m][1])
+        elif MIXED_FID_NOTE not in notes:
+            notes.append(MIXED_FID_NOTE)
         rows.append((METRICS[m][0], cells))
+    for name, texts in reasons.items():
+        notes.append(f"{name} n/a: " + " / ".join(sorted(texts)))
     return Table(title, "Metric", [c for c, _ in columns], rows, notes, sortable=False, slug=slug)
 
 
 def ranking_table(entries: list[Entry], slug: str) -> Table:
     columns = [METRICS[m][0] for m in TABLE_METRICS] + ["Runs (seeds)"]
     per_metric = {m: [cell_for(e, m) for e in entries] for m in TABLE_METRICS}
+    notes = ["Bold: best value in the column. Several runs: mean [95% bootstrap interval over seeds]."]
     for m, cells in per_metric.items():
-        mark_best(cells, METRICS[m][1])
+        if comparable(entries, m):
+            mark_best(cells, METRICS[m][1])
+        elif MIXED_FID_NOTE not in notes:
+            notes.append(MIXED_FID_NOTE)
     rows = []
     for i, e in enumerate(entries):
         seeds = ", ".join(str(s) for s in e.seeds)
         rows.append((e.label, [per_metric[m][i] for m in TABLE_METRICS] + [Cell(f"{len(e.runs)} ({seeds})",
                                                                                   value=float(len(e.runs)))]))
-    return Table("Every measured entry (click a header to sort)", "Method", columns, rows,
-                 ["Bold: best value in the column. Several runs: mean [95% bootstrap interval over seeds]."],
+    return Table("Every measured entry (click a header to sort)", "Method", columns, rows, notes,
                  sortable=True, slug=slug)
 
 
