@@ -280,6 +280,8 @@ class ProposedTwoStage(LearnableMethod):
         from benchmark.losses.perceptual import VGGFeatures
 
         c = self.config
+        # VGG first: a missing-weights error should come before minutes of network construction
+        self.vgg = VGGFeatures(c.get("vgg_weights"), allow_random=bool(c.get("vgg_random_fallback"))).to(self.device)
         att = None if self.variant == "model1" else dict(c["attention"])
         nets: dict[str, nn.Module] = {
             "coarse": CoarseGenerator(c["coarse_widths"]),
@@ -300,7 +302,6 @@ class ProposedTwoStage(LearnableMethod):
             "d_coarse": adam([p for n in self.coarse_critics for p in self.networks[n].parameters()], c["lr_d"]),
             "d_fine": adam(self.networks["d_fine"].parameters(), c["lr_d"]),
         }
-        self.vgg = VGGFeatures(c.get("vgg_weights"), allow_random=bool(c.get("vgg_random_fallback"))).to(self.device)
 
     def phases(self) -> list[tuple[str, int]]:
         e = self.config["epochs"]
