@@ -23,11 +23,14 @@ def _branch(cv: Canvas, rng, p, angle, length, width, depth, bark, size, leafy, 
     bow = rng.normal(0, 0.12) * length
     mid = ((p[0] + end[0]) / 2 - bow * math.sin(a), (p[1] + end[1]) / 2 + bow * math.cos(a))
     pts = bezier(p, mid, end, 14)
-    w_end = width * rng.uniform(0.6, 0.75)
+    terminal = depth == 0 or width * 0.7 < size * 0.006
+    w_end = width * (rng.uniform(0.2, 0.35) if terminal else rng.uniform(0.6, 0.75))  # twigs end in a point
     col = jitter_color(rng, bark, 6)
     cv.stroke(pts, np.linspace(width, w_end, len(pts)), col, rng=rng, round_shade=0.85, noise=0.12,
               streak=(angle, 0.18))
-    if depth == 0 or w_end < size * 0.006:
+    if not terminal:  # round joint so children grow out of the parent without a square stump
+        cv.fill(cv.ellipse_pts(end, (w_end / 2, w_end / 2), 0, 16), col, rng=rng, round_shade=0.85, noise=0.12)
+    if terminal:
         if leafy:
             for _ in range(int(rng.integers(2, 6))):
                 la = angle + rng.normal(0, 50)
