@@ -86,11 +86,15 @@ def wrap_networks(networks: dict[str, torch.nn.Module], info: DistInfo, device: 
         return networks
     from torch.nn.parallel import DistributedDataParallel as DDP
 
+    import warnings
+
     out = {}
     for name, net in networks.items():
         if any(p.requires_grad for p in net.parameters()):
-            out[name] = DDP(net, device_ids=[device.index] if device.type == "cuda" else None,
-                            broadcast_buffers=False, find_unused_parameters=find_unused_parameters)
+            with warnings.catch_warnings():  # torch 2.14 deprecates the name; its advice is to keep it for now
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+                out[name] = DDP(net, device_ids=[device.index] if device.type == "cuda" else None,
+                                broadcast_buffers=False, find_unused_parameters=find_unused_parameters)
         else:
             out[name] = net
     return out

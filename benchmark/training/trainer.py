@@ -140,7 +140,7 @@ def save_checkpoint(run_dir: Path, method: LearnableMethod, state: TrainState) -
         weights = {}
         for name, net in method.networks.items():
             tensors = {k: v.detach().cpu().clone().contiguous() for k, v in unwrap(net).state_dict().items()}
-            data = st_save(tensors, metadata={"network": name, "step": str(state.step)})
+            data = st_save(tensors)  # no metadata: its key order is not stable, the bytes must be
             atomic_write_bytes(tmp / f"{name}.safetensors", data)
             weights[name] = f"{name}.safetensors"
         payload = {
