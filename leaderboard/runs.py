@@ -272,7 +272,7 @@ class Group:
 
     @property
     def slug(self) -> str:
-        return f"{self.fingerprint[:8]}-{self.split}-{self.settings_hash[:6]}"
+        return f"g{self.fingerprint[:8]}-{self.split}-{self.settings_hash[:6]}"  # ids must not start with a digit
 
     @property
     def heading(self) -> str:

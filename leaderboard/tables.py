@@ -242,8 +242,11 @@ def metric_table(title: str, keys: list[str], entries: list[Entry], slug: str, n
         elif MIXED_FID_NOTE not in notes:
             notes.append(MIXED_FID_NOTE)
         rows.append((METRICS[m][0], cells))
+    by_reason: dict[str, list[str]] = {}
     for name, texts in reasons.items():
-        notes.append(f"{name} n/a: " + " / ".join(sorted(texts)))
+        by_reason.setdefault(" / ".join(sorted(texts)), []).append(name)
+    for text, names in by_reason.items():
+        notes.append(f"{', '.join(names)} n/a: {text}")
     return Table(title, "Metric", [c for c, _ in columns], rows, notes, sortable=False, slug=slug)
 
 
