@@ -147,7 +147,9 @@ def _bin_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _breakdown(dataset: BuiltDataset, rows: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]:
-    bins = list((dataset.info.get("severity_bins") or {}).keys())
+    # by lower edge: dataset.json's keys are sorted alphabetically on disk, which is not the severity order
+    edges = dataset.info.get("severity_bins") or {}
+    bins = sorted(edges, key=lambda b: (float(edges[b][0]) if edges[b] else 0.0, b))
     for s in samples:
         if s.severity not in bins:
             bins.append(s.severity)

@@ -59,13 +59,11 @@ def make_dataset(root: Path, n_test: int = 6, n_train: int = 2, size: int = 48, 
 def data(request, tmp_path_factory) -> Path:
     """The real builder's tiny dataset (tests/conftest.py) when available, else a hand-made one."""
     try:
-        ds = request.getfixturevalue("tiny_dataset")
-        root = Path(getattr(ds, "root", ds))
-        if len(BuiltDataset(root).split("test")) >= 2:
-            return root
-    except Exception:
-        pass
-    return make_dataset(tmp_path_factory.mktemp("ds") / "tiny")
+        root = Path(request.getfixturevalue("tiny_dataset"))
+    except pytest.FixtureLookupError:
+        return make_dataset(tmp_path_factory.mktemp("ds") / "tiny")
+    assert len(BuiltDataset(root).split("test")) >= 3, "these tests need at least 3 test samples"
+    return root
 
 
 @pytest.fixture(autouse=True)
@@ -260,3 +258,32 @@ def test_refuses_to_overwrite_results(data, tmp_path):
     assert r.exit_code == 2 and "--overwrite" in r.output
     assert evaluate(data, preds, tmp_path / "out", "--overwrite").exit_code == 0
     assert json.loads((tmp_path / "out" / "results.json").read_text())["metrics"] == first["metrics"]
+
+
+def test_evaluate_reproduces_a_bench_run(data, tmp_path):
+    """`bench evaluate` on a run's predictions/ gives the run's metrics, breakdown and per-image table."""
+    r = run_cli("run", "--method", "telea", "--data", str(data), "--out", str(tmp_path / "runs"), "--device", "cpu",
+                "--quiet")
+    assert r.exit_code == 0, r.output
+    run_dir = next(p for p in (tmp_path / "runs").iterdir() if (p / "results.json").is_file())
+    ran = json.loads((run_dir / "results.json").read_text())
+    assert evaluate(data, run_dir / "predictions", tmp_path / "ev").exit_code == 0
+    ev = json.loads((tmp_path / "ev" / "results.json").read_text())
+    for key in ("n", "split", "metrics", "metric_notes", "breakdown", "metric_settings", "dataset"):
+        assert ev[key] == ran[key], key
+    assert (tmp_path / "ev" / "per_image.csv").read_bytes() == (run_dir / "per_image.csv").read_bytes()
+
+
+def test_hand_made_dataset_breakdown(tmp_path):
+    """On a dataset whose bins are known by construction: severity and multi-class occluder bins."""
+    from benchmark.scoring import score_predictions
+
+    root = make_dataset(tmp_path / "hm", n_test=6)
+    ds = BuiltDataset(root)
+    scores = score_predictions(ds, "test", predictions_from(root, "occluded", tmp_path / "p"), progress=False)
+    assert list(scores.breakdown["severity"]) == ["light", "medium", "heavy"]
+    assert {k: v["n"] for k, v in scores.breakdown["severity"].items()} == {"light": 2, "medium": 2, "heavy": 2}
+    # samples 1, 3, 5 have "bamboo;leaves" (counted in both), 0, 2, 4 "grass"
+    assert {k: v["n"] for k, v in scores.breakdown["occluder_class"].items()} == {"bamboo": 3, "leaves": 3, "grass": 3}
+    odd = [r["psnr_hole"] for r in scores.per_image if int(r["id"][1:]) % 2]
+    assert scores.breakdown["occluder_class"]["leaves"]["psnr_hole"] == pytest.approx(np.mean(odd), rel=1e-12)

@@ -269,3 +269,15 @@ def test_weights_load_from_torch_hub_cache_without_download(fake_inception_file,
     assert f.shape == (2, 2048) and f.dtype == np.float64 and np.isfinite(f).all()
     g = extract_features(random_init_inception(seed=1), imgs)
     assert not np.allclose(f, g)
+
+
+def test_kid_full_kernel_and_per_subset_paths_agree(monkeypatch):
+    import benchmark.metrics.kid as kid_mod
+
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(25, 8)), rng.normal(size=(20, 8)) * 1.5
+    fast = kid_mod.kid(x, y, subset_size=7, subsets=15, seed=3)
+    monkeypatch.setattr(kid_mod, "_FULL_KERNEL_MAX", 0)
+    slow = kid_mod.kid(x, y, subset_size=7, subsets=15, seed=3)
+    assert fast[2] == slow[2] == 7
+    assert fast[0] == pytest.approx(slow[0], rel=1e-10) and fast[1] == pytest.approx(slow[1], rel=1e-8)
