@@ -286,9 +286,9 @@ def score_predictions(
     capped = count_capped([r["psnr"] for r in rows])
     capped_hole = count_capped([np.nan if r["psnr_hole"] is None else r["psnr_hole"] for r in rows])
     if capped:
-        notes["psnr"] = f"{capped} of {n} images reached the {PSNR_CAP_DB:g} dB cap (identical to the ground truth)"
+        notes["psnr"] = f"{capped} of {n} images reached the {PSNR_CAP_DB:g} dB cap (MSE <= 1e-10: identical to the ground truth)"
     if capped_hole:
-        notes["psnr_hole"] = f"{capped_hole} of {n} holes reached the {PSNR_CAP_DB:g} dB cap (identical to the ground truth)"
+        notes["psnr_hole"] = f"{capped_hole} of {n} holes reached the {PSNR_CAP_DB:g} dB cap (MSE <= 1e-10: identical to the ground truth)"
     empty = sum(r["psnr_hole"] is None for r in rows)
     if empty:
         msg = f"{empty} of {n} samples have an empty hole and are left out of the hole metrics"
