@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,10 @@ class TinyGAN(LearnableMethod):
     presets = {
         "paper": {"width": 16, "lr_g": 1e-3, "lr_d": 1e-3, "gp_weight": 10.0, "adv_weight": 0.1,
                   "epochs_pre": 1, "epochs_gan": 2, "image_size": None, "batch_size": 4, "nan_at_step": -1,
-                  "variant": "tiny_gan", "vgg_weights": None},
+                  "variant": "tiny_gan", "vgg_weights": None, "step_sleep": 0.0},
         "smoke": {"width": 4, "lr_g": 1e-3, "lr_d": 1e-3, "gp_weight": 10.0, "adv_weight": 0.1,
                   "epochs_pre": 1, "epochs_gan": 2, "image_size": 32, "batch_size": 4, "nan_at_step": -1,
-                  "variant": "tiny_gan", "vgg_weights": None},
+                  "variant": "tiny_gan", "vgg_weights": None, "step_sleep": 0.0},
     }
     default_preset = "smoke"
 
@@ -97,6 +98,8 @@ class TinyGAN(LearnableMethod):
         self.optimizers["generator"].step()
         self.optimizers["critic"].zero_grad(set_to_none=True)  # drop the critic grads of the generator step
         losses.update(l1=l1.item(), g_loss=g_loss.item())
+        if self.config["step_sleep"]:
+            time.sleep(self.config["step_sleep"])  # slows the run down so a test can kill it mid-training
         return losses
 
     @torch.no_grad()
