@@ -239,8 +239,7 @@ def fake_inception_file(tmp_path_factory):
     with mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: {}), \
             mock.patch.object(torchvision.models.inception.Inception3, "load_state_dict", capture):
         pfi.fid_inception_v3()
-    sd = {k: (torch.randn_like(v) * 0.05 if v.is_floating_point() and "running_var" not in k else v)
-          for k, v in captured.items()}
+    sd = captured  # PyTorch's default random init: distinct from any freshly built network
     home = tmp_path_factory.mktemp("torch-home")
     path = home / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
     path.parent.mkdir(parents=True)
@@ -264,11 +263,11 @@ def test_weights_load_from_torch_hub_cache_without_download(fake_inception_file,
     # the file's values are in the network (block 0's first conv), and the network is in eval mode
     assert torch.equal(model.blocks[0][0].conv.weight, sd["Conv2d_1a_3x3.conv.weight"])
     assert not model.training
-    imgs = np.random.default_rng(0).integers(0, 256, (2, 40, 40, 3), dtype=np.uint8)
+    fresh = random_init_inception(seed=1)
+    assert not torch.equal(fresh.blocks[0][0].conv.weight, sd["Conv2d_1a_3x3.conv.weight"])
+    imgs = np.random.default_rng(0).integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)
     f = extract_features(model, imgs)
-    assert f.shape == (2, 2048) and f.dtype == np.float64 and np.isfinite(f).all()
-    g = extract_features(random_init_inception(seed=1), imgs)
-    assert not np.allclose(f, g)
+    assert f.shape == (1, 2048) and f.dtype == np.float64 and np.isfinite(f).all()
 
 
 def test_kid_full_kernel_and_per_subset_paths_agree(monkeypatch):
@@ -281,3 +280,17 @@ def test_kid_full_kernel_and_per_subset_paths_agree(monkeypatch):
     slow = kid_mod.kid(x, y, subset_size=7, subsets=15, seed=3)
     assert fast[2] == slow[2] == 7
     assert fast[0] == pytest.approx(slow[0], rel=1e-10) and fast[1] == pytest.approx(slow[1], rel=1e-8)
+
+
+def test_broken_weights(tmp_path, monkeypatch):
+    from benchmark.metrics.inception import load_fid_inception
+    from dataset_tools.errors import UserError
+
+    bad = tmp_path / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
+    bad.parent.mkdir(parents=True)
+    torch.save({"not": torch.zeros(1)}, bad)
+    with pytest.raises(UserError, match="could not load"):  # named by the user: their error
+        load_fid_inception(bad)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    model, sha, reason = load_fid_inception(None)  # found in the cache: null with the reason
+    assert model is None and sha is None and "could not load" in reason

@@ -104,15 +104,23 @@ def _build(state_dict_fn, strict_load: bool = True) -> torch.nn.Module:
 
 def load_fid_inception(path: str | os.PathLike | None, device: str | torch.device = "cpu"
                        ) -> tuple[torch.nn.Module | None, str | None, str]:
-    """(model, sha256, "") or (None, None, reason). Loads with `weights_only=True` (no arbitrary pickle)."""
+    """(model, sha256, "") or (None, None, reason). Loads with `weights_only=True` (no arbitrary pickle).
+
+    An explicit `path` that is missing or not loadable raises UserError; an absent or broken file in the
+    torch-hub cache gives (None, None, reason), so FID/KID are null instead of aborting a finished run.
+    """
     p, reason = resolve_weights(path)
     if p is None:
         return None, None, reason
     try:
         sd = torch.load(p, map_location="cpu", weights_only=True)
         model = _build(lambda: sd)
-    except Exception as e:  # a wrong or corrupt file is the user's to fix
-        raise UserError(f"could not load pytorch-fid Inception weights from {str(p)!r}: {e}".splitlines()[0]) from e
+    except Exception as e:
+        msg = f"could not load pytorch-fid Inception weights from {str(p)!r}: {e}".splitlines()[0]
+        if path is not None:  # the file the user named is wrong: their error
+            raise UserError(msg) from e
+        # a broken file in the cache must not throw away a finished training run: FID/KID become null
+        return None, None, msg + "; FID/KID are not computed"
     return model.to(device), sha256_file(p), ""
 
 
