@@ -169,54 +169,22 @@ def _yaml_block(meta: dict[str, Any]) -> str:
 
 
 def _plots(ds: BuiltDataset, out: Path) -> list[tuple[str, str]]:
-    """Small statistics plots (PNG) and an examples strip; returns (caption, relative path)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    def save(fig, rel: str) -> None:
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
-        plt.close(fig)
-        fileio.atomic_write_bytes(out / rel, buf.getvalue())
+    """Statistics plots from `bench dataset-stats` (dataset_tools.stats) and an examples strip;
+    returns (caption, relative path) pairs."""
+    from dataset_tools.stats import write_stats
 
     made = []
+    with tempfile.TemporaryDirectory(prefix="bench-publish-stats-") as tmp:
+        written = {p.name: p for p in write_stats(ds.root, Path(tmp))}
+        for name, caption in (("severity.png", "Images per severity bin and split"),
+                              ("occlusion_ratio.png", "Occlusion ratio per split (severity-bin edges dashed)"),
+                              ("occluder_classes.png", "Images per occluder class and split (an image may have several)")):
+            if name in written:
+                fileio.atomic_write_bytes(out / "plots" / name, written[name].read_bytes())
+                made.append((caption, f"plots/{name}"))
+
     bins = ds.info.get("severity_bins") or {}
     sev_order = sorted({s.severity for s in ds.samples}, key=lambda b: (bins.get(b, [math.inf])[0], b))
-    fig, ax = plt.subplots(figsize=(5, 3))
-    width = 0.4
-    for k, split in enumerate(SPLITS):
-        c = Counter(s.severity for s in ds.split(split))
-        ax.bar([i + (k - 0.5) * width for i in range(len(sev_order))], [c[b] for b in sev_order], width, label=split)
-    ax.set_xticks(range(len(sev_order)), sev_order)
-    ax.set_ylabel("images")
-    ax.set_title("Images per severity bin")
-    ax.legend()
-    save(fig, "plots/severity.png")
-    made.append(("Images per severity bin and split", "plots/severity.png"))
-
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.hist([s.occlusion_ratio for s in ds.samples], bins=20, range=(0, max(0.01, max(s.occlusion_ratio for s in ds.samples))),
-            color="#1f77b4")
-    ax.set_xlabel("occlusion ratio (fraction of pixels occluded)")
-    ax.set_ylabel("images")
-    ax.set_title("Occlusion ratio")
-    save(fig, "plots/occlusion_ratio.png")
-    made.append(("Distribution of the occlusion ratio", "plots/occlusion_ratio.png"))
-
-    classes = Counter(c for s in ds.samples for c in s.occluder_classes)
-    if classes:
-        names = sorted(classes)
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.bar(range(len(names)), [classes[n] for n in names], color="#2ca02c")
-        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-        ax.set_ylabel("images")
-        ax.set_title("Images per occluder class")
-        save(fig, "plots/occluder_classes.png")
-        made.append(("Images per occluder class (an image may have several)", "plots/occluder_classes.png"))
-
     # examples: ground truth | occluded | mask for the first test sample of each severity bin
     test = sorted(ds.split("test") or ds.samples, key=lambda s: s.id)
     picks = [next(s for s in test if s.severity == b) for b in sev_order if any(s.severity == b for s in test)][:4]
@@ -275,7 +243,8 @@ def dataset_card(ds: BuiltDataset, repo_id: str, shards: dict[str, list[str]], p
     lines += [
         "An occlusion-inpainting benchmark for giant-panda photos in the style of *iPanda-50-occlusion* "
         "(Dong, Liao & Chen, ICIC 2025): each row holds a ground-truth image, the same image with natural "
-        "occluders (bamboo, leaves, branches, grass, ...) composited over it, the binary occlusion mask and a "
+        f"occluders ({', '.join(c for c in (info.get('legend') or {}) if c != 'visible') or 'procedural'}) "
+        "composited over it, the binary occlusion mask and a "
         "per-pixel occluder segmentation, plus metadata (identity, occlusion ratio, severity bin, occluder classes, "
         "whether an eye is covered). The task: given `occluded` and `mask`, restore `image`.",
         "",
@@ -315,7 +284,7 @@ def dataset_card(ds: BuiltDataset, repo_id: str, shards: dict[str, list[str]], p
         "Segmentation legend: " + ", ".join(f"`{i}` = {c}" for c, i in sorted((info.get("legend") or {}).items(),
                                                                              key=lambda kv: kv[1])) + ".",
         "",
-        "Severity bins (occlusion ratio): " + ", ".join(f"{b} = [{lo}, {hi})" for b, (lo, hi) in
+        "Severity bins (occlusion ratio): " + ", ".join(f"{b} = ({lo:g}, {hi:g}]" for b, (lo, hi) in
                                                         sorted(bins.items(), key=lambda kv: kv[1][0])) + ".",
         "",
         "## Statistics",
