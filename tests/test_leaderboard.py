@@ -2,8 +2,8 @@
 grouping by dataset/settings, bootstrap intervals and paired tests with known answers, plots, grids, site.
 
 Two kinds of run folders are used:
-- real runs: `bench run` of `occluded`, `telea` and `biharmonic` on a tiny synthetic dataset (the
-  classical methods run in about a second each), shared with tests/test_site_browser.py;
+- real runs: `bench run` of `occluded`, `telea` and `biharmonic` on the session's `tiny_dataset`
+  (conftest.py; the classical methods run in about a second each), shared with tests/test_site_browser.py;
 - hand-made runs written to the run-folder contract, where a test needs numbers with a known answer
   (several seeds, a constant per-image difference, another dataset, other metric settings).
 """
@@ -38,16 +38,14 @@ def invoke(*args: str):
 
 
 # ------------------------------------------------------------------ fixtures
-def make_real_runs(tmp_path_factory) -> tuple[Path, Path]:
-    """(dataset, runs): a tiny built dataset and real `bench run`s of the classical methods on it.
-    Built once per session (cached by folder name) and shared with the browser test."""
+def make_real_runs(tmp_path_factory, data: Path) -> tuple[Path, Path]:
+    """(dataset, runs): real `bench run`s of the classical methods on `data` (the session's
+    `tiny_dataset` from conftest.py). Run once per session (cached by folder name), shared with the
+    browser test."""
     base = tmp_path_factory.getbasetemp() / "leaderboard-real"
-    data, runs = base / "data", base / "runs"
+    runs = base / "runs"
     if (base / "done").is_file():
         return data, runs
-    r = invoke("build-dataset", "--source", "synthetic", "--num-images", "16", "--size", "48", "--identities", "4",
-               "--seed", "0", "--workers", "1", "--quiet", "--out", str(data))
-    assert r.exit_code == 0, r.output
     for m in CLASSICAL:
         r = invoke("run", "--method", m, "--data", str(data), "--out", str(runs), "--seed", "0")
         assert r.exit_code == 0, r.output
@@ -56,8 +54,8 @@ def make_real_runs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory) -> tuple[Path, Path]:
-    return make_real_runs(tmp_path_factory)
+def real(tmp_path_factory, tiny_dataset) -> tuple[Path, Path]:
+    return make_real_runs(tmp_path_factory, tiny_dataset)
 
 
 SETTINGS = {"scored_on": "composite", "ssim": {"window": "gaussian", "size": 11, "sigma": 1.5},

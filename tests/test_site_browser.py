@@ -31,8 +31,8 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> tuple[Path, Path]:
-    data, runs = make_real_runs(tmp_path_factory)
+def site(tmp_path_factory, tiny_dataset) -> tuple[Path, Path]:
+    data, runs = make_real_runs(tmp_path_factory, tiny_dataset)
     out = tmp_path_factory.mktemp("browser") / "site"
     r = invoke("leaderboard", "--runs", str(runs), "--data", str(data), "--format", "html", "--out", str(out))
     assert r.exit_code == 0, r.output
