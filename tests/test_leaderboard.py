@@ -405,3 +405,18 @@ def test_ablation_markdown_for_bench_ablation(tmp_path):
     assert "Table 1. Quantitative comparison of ablation experiments" in md and "| PSNR | 22.06 |" in md
     bad = ablation_markdown(results + [{"method": "x"}])
     assert "skipped result 5" in bad and "**30.00**" in bad
+
+
+def test_empty_runs_folder_and_fingerprint_filter(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = invoke("leaderboard", "--runs", str(empty), "--format", "markdown")
+    assert r.exit_code == 0 and "No valid runs found" in r.stdout and "Reported by the paper" in r.stdout
+    runs = tmp_path / "runs"
+    hand_run(runs, "a1", "telea", {i: 25.0 for i in IDS}, fingerprint="a" * 64)
+    hand_run(runs, "b1", "telea", {i: 40.0 for i in IDS}, fingerprint="b" * 64)
+    r = invoke("leaderboard", "--runs", str(runs), "--format", "csv", "--fingerprint", "bbbb")
+    rows = list(csv.DictReader(r.stdout.splitlines()))
+    assert r.exit_code == 0 and [row["run"] for row in rows] == ["b1"]
+    r = invoke("leaderboard", "--runs", str(runs), "--fingerprint", "zz")
+    assert r.exit_code == 2 and "zz" in r.stderr
