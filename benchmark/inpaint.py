@@ -3,8 +3,8 @@
     bench inpaint --checkpoint RUN_DIR --image PHOTO --mask MASK --out OUT.png [--device cpu|cuda|auto]
 
 The run's method is rebuilt with `benchmark.engine.load_run` (weights of its latest checkpoint). The photo may have
-any size: the method gets it at the run's `image_size` (the image resized with area/antialiased bilinear filtering,
-the mask so that every hole pixel stays a hole) and its prediction is resized back to the photo's size; the output is
+any size: the method gets it at the run's `image_size` (the image, hole zeroed, area-resized; the mask so that every
+low-resolution pixel touching a hole pixel is a hole) and its prediction is resized back to the photo's size; the output is
 then composited at the original resolution, `out = pred where mask else photo`, in 8 bits, so every pixel outside the
 mask is the photo's own value byte for byte. Resizing (not tiling) is the choice: the model is trained on whole
 panda photos at one scale, and tiles would cut the context that contextual attention copies from.
@@ -74,17 +74,17 @@ def prepare_mask(mask: np.ndarray, image_shape: tuple[int, int], warn=lambda msg
 def inpaint_array(method, image: np.ndarray, hole: np.ndarray, device, image_size: int | None = None) -> np.ndarray:
     """uint8 HxWx3 photo + bool HxW hole -> uint8 HxWx3, composited so pixels outside the hole are unchanged.
 
-    With `image_size`, the method sees a square image_size input (photo: antialiased bilinear; mask: area > 0, so
-    every hole pixel stays a hole) and its prediction is resized back (antialiased bilinear)."""
+    With `image_size`, the method sees a square image_size input (photo with its hole zeroed, area-resized; mask:
+    area > 0, so every low-resolution pixel touching a hole pixel is a hole) and its prediction is resized back (antialiased bilinear)."""
     import torch
     import torch.nn.functional as F
 
-    img_t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255.0).to(device)
+    img_t = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float().div(255.0).to(device)
     hole_t = torch.from_numpy(hole)[None, None].float().to(device)
     h, w = hole.shape
-    x, m = img_t, hole_t
+    x, m = img_t * (1 - hole_t), hole_t  # hole pixels zeroed first: no resize filter can spread them
     if image_size and (h, w) != (image_size, image_size):
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+        x = F.interpolate(x, size=(image_size, image_size), mode="area")
         m = (F.interpolate(m, size=(image_size, image_size), mode="area") > 0).float()
     with torch.no_grad():
         pred = method.inpaint(x * (1 - m), m).float()

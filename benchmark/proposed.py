@@ -48,8 +48,8 @@ is written to config.json:
   L_per/L_sty on the raw fine output (Eq. 12-13), size-averaged L1.
 - Augmentation (done by the engine's data loader, `benchmark.training.data`, from the config's `augment`): horizontal
   flip with p = 0.5 and a rotation by a uniform angle in [-10°, 10°]; the paper gives no angles.
-- Inference: inputs of another size are resized to `image_size` (bilinear with antialias; the mask by area > 0, so
-  every hole pixel stays a hole) and the prediction is resized back; until the joint phase has trained the fine
+- Inference: inputs of another size are resized to `image_size` (hole pixels zeroed first, then area resizing; the
+  mask by area > 0, so every low-resolution pixel touching a hole pixel is a hole) and the prediction is resized back; until the joint phase has trained the fine
   stage at least one step, `inpaint` returns the coarse output (the fine network's `joint_steps` buffer counts).
 """
 
@@ -397,8 +397,11 @@ class ProposedTwoStage(LearnableMethod):
         h, w = image.shape[-2:]
         image = image.to(self.device, torch.float32)
         hole = (mask.to(self.device, torch.float32) > 0.5).float()
+        # Hole pixels are zeroed before any resizing, so no filter can carry them into the visible context; the
+        # image is area-resized, whose footprints are exactly those the mask's "area > 0" test marks as hole.
+        image = image * (1 - hole)
         if (h, w) != (size, size):
-            img_s = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            img_s = F.interpolate(image, size=(size, size), mode="area")
             hole_s = (F.interpolate(hole, size=(size, size), mode="area") > 0).float()
         else:
             img_s, hole_s = image, hole

@@ -50,17 +50,18 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, weights_path: str | os.PathLike | None = None, allow_random: bool = False):
         super().__init__()
-        import torchvision
+        # Only the convolutional trunk (the 120M-parameter classifier is never used): torchvision's own builder.
+        from torchvision.models.vgg import cfgs, make_layers
 
         with torch.random.fork_rng(devices=[]):  # a fixed init that leaves the caller's RNG untouched
             torch.manual_seed(0)
-            vgg = torchvision.models.vgg16(weights=None)
+            feats = make_layers(cfgs["D"], batch_norm=False)
         path = Path(weights_path) if weights_path else default_vgg16_path()
         self.sha256: str | None = None
         if path.is_file():
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)
-                vgg.load_state_dict(state)
+                feats.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
             except Exception as e:  # noqa: BLE001 - any failure here is a bad file the user supplied
                 raise UserError(f"cannot load VGG16 weights from {path}: {e}") from None
             self.sha256 = _sha256_file(path)
@@ -76,7 +77,6 @@ class VGGFeatures(nn.Module):
                 f"VGG16 ImageNet weights not found: put torchvision's {VGG16_FILENAME} at {path} "
                 f"(or set TORCH_HOME, or pass vgg_weights=PATH)"
             )
-        feats = vgg.features
         self.slices = nn.ModuleList([feats[:5], feats[5:10], feats[10:17]])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
