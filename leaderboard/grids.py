@@ -6,7 +6,8 @@ severity and occlusion ratio on the left. Ground truth and the occluded input co
 dataset (`--data`), which must be the dataset the runs were scored on (same fingerprint).
 
 Default samples (deterministic): for each severity bin, mildest to most severe, the test sample with the
-median occlusion ratio in that bin (ties broken by id), among samples every entry has a prediction for.
+median occlusion ratio in that bin (ties broken by id), among samples every entry has a prediction for
+(all test samples if there are none such; missing predictions become grey "no prediction" tiles).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _tile(img: Image.Image) -> Image.Image:
 
 
 def default_samples(gr: GroupReport, ds: BuiltDataset, limit: int = 6) -> list[Sample]:
-    test = [s for s in ds.split("test") if all(_prediction(e, s.id) is not None for e in gr.entries)]
+    everything = ds.split("test")
+    # prefer samples every entry has a prediction for; otherwise show gaps as "no prediction" tiles
+    test = [s for s in everything if all(_prediction(e, s.id) is not None for e in gr.entries)] or everything
     if not test:
         return []
     known = ds.info.get("severity_bins") or {}
