@@ -392,11 +392,15 @@ def _run(opts: RunOptions, dist_info: D.DistInfo, device: torch.device) -> Path 
         state = trainer.restore() if opts.resume else TrainState()
         D.barrier(dist_info)
         state = trainer.train(state)
-        digests = D.check_consistency(method.networks, dist_info)
+        consistency = D.check_consistency(method.networks, dist_info)
         epochs_done = state.epoch + state.batch / max(1, trainer.batches_per_epoch)
         training.update({"epochs": round(epochs_done, 4), "steps": state.step,
                          "wall_seconds": round(state.wall_seconds, 3), "phases": trainer.phases,
-                         "weights_sha256_per_rank": digests})
+                         "weights_sha256_per_rank": consistency["parameters"]})
+        if consistency["buffers_differ"]:
+            training["buffers_differ_across_ranks"] = consistency["buffers_differ"]
+            log(f"note: {len(consistency['buffers_differ'])} buffers (e.g. BatchNorm statistics) differ across ranks; "
+                "the checkpoint keeps rank 0's")
         log(f"training done: {state.step} steps, {training['epochs']} epochs, {state.wall_seconds:.1f} s")
     D.barrier(dist_info)  # every rank has finished training before rank 0 scores
     if not dist_info.is_main:

@@ -126,26 +126,52 @@ def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values / info.world_size
 
 
-def weights_digest(networks: dict[str, torch.nn.Module]) -> str:
-    """sha256 over every parameter and buffer of every network (names sorted): equal digests = equal weights."""
-    h = hashlib.sha256()
+def _tensor_digests(networks: dict[str, torch.nn.Module]) -> dict[str, tuple[str, bool]]:
+    """{network.tensor: (sha256, is_parameter)} for every parameter and buffer."""
+    out = {}
     for name in sorted(networks):
-        for key, t in sorted(unwrap(networks[name]).state_dict().items()):
-            h.update(f"{name}.{key}".encode())
-            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        net = unwrap(networks[name])
+        params = {k for k, _ in net.named_parameters()}
+        for key, t in sorted(net.state_dict().items()):
+            data = t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            out[f"{name}.{key}"] = (hashlib.sha256(data).hexdigest(), key in params)
+    return out
+
+
+def weights_digest(networks: dict[str, torch.nn.Module], parameters_only: bool = False) -> str:
+    """sha256 over the parameters (and buffers unless `parameters_only`) of every network: equal = equal weights."""
+    h = hashlib.sha256()
+    for key, (digest, is_param) in _tensor_digests(networks).items():
+        if is_param or not parameters_only:
+            h.update(key.encode())
+            h.update(digest.encode())
     return h.hexdigest()
 
 
-def check_consistency(networks: dict[str, torch.nn.Module], info: DistInfo) -> list[str]:
-    """Every rank's weights digest (rank order); raises if the ranks disagree (a DDP bug, never expected)."""
-    digest = weights_digest(networks)
+def check_consistency(networks: dict[str, torch.nn.Module], info: DistInfo) -> dict[str, Any]:
+    """StyleGAN2-ADA's `check_ddp_consistency`: every rank's parameters must be identical (raises otherwise, naming
+    the tensors). Buffers (e.g. BatchNorm running statistics) are compared too but only reported: with
+    `broadcast_buffers=False` each rank updates them from its own data shard, and the checkpoint keeps rank 0's.
+    Returns {"parameters": [digest per rank], "buffers_differ": [tensor names]}."""
+    mine = _tensor_digests(networks)
     if not info.enabled:
-        return [digest]
-    digests: list[Any] = [None] * info.world_size
-    dist.all_gather_object(digests, digest)
-    if len(set(digests)) != 1:
-        raise RuntimeError(f"DDP ranks hold different weights after training: {digests}")
-    return digests
+        return {"parameters": [weights_digest(networks, parameters_only=True)], "buffers_differ": []}
+    everyone: list[Any] = [None] * info.world_size
+    dist.all_gather_object(everyone, mine)
+    differ_params = sorted(k for k, (d, is_p) in mine.items() if is_p and any(o[k][0] != d for o in everyone))
+    differ_bufs = sorted(k for k, (d, is_p) in mine.items() if not is_p and any(o[k][0] != d for o in everyone))
+    if differ_params:
+        raise RuntimeError(f"DDP ranks hold different parameters after training ({len(differ_params)} tensors, e.g. "
+                           f"{', '.join(differ_params[:5])}); a network was probably updated outside its DDP wrapper")
+    digests = []
+    for o in everyone:
+        h = hashlib.sha256()
+        for key, (digest, is_param) in o.items():
+            if is_param:
+                h.update(key.encode())
+                h.update(digest.encode())
+        digests.append(h.hexdigest())
+    return {"parameters": digests, "buffers_differ": differ_bufs}
 
 
 def cleanup(info: DistInfo) -> None:
