@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from leaderboard import paper as paper_numbers
-from leaderboard.runs import METRICS, PER_IMAGE_METRICS, Group, Run, group_runs, validate_results
+from leaderboard.runs import METRICS, Group, Run, group_runs, validate_results
 from leaderboard.stats import Estimate, bootstrap_ci, holm, paired_test
 
 MISSING = "—"

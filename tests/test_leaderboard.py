@@ -26,7 +26,7 @@ from dataset_tools import fileio
 from dataset_tools.dataset import BuiltDataset
 from leaderboard import paper
 from leaderboard.render import render
-from leaderboard.runs import collect_runs, group_runs
+from leaderboard.runs import collect_runs
 from leaderboard.stats import bootstrap_ci, holm, paired_test
 from leaderboard.tables import ablation_markdown, build_report
 
