@@ -6,8 +6,9 @@ method from a run folder (for `bench inpaint`). The run folder layout and `resul
 `checkpoints/`, `samples/`, `predictions/<id>.png`, `per_image.csv`, `results.json` (written last).
 
 Inference protocol: the test split is inpainted in batches with every network in eval mode. A method with an
-`image_size` sees its input resized to that size (area for images, nearest for masks, the occluded input
-re-composited so it still equals the ground truth outside the mask); its prediction is resized back to the dataset's
+`image_size` sees the occluded input resized to that size (area) and the mask resized so that a low-resolution pixel
+is a hole when any pixel of its footprint is (`benchmark.training.data.resize_mask`; no occluder colour is passed off
+as known context, and the ground truth is never read); its prediction is resized back to the dataset's
 size (area when shrinking, bicubic when enlarging), rounded to 8 bits and composited with the occluded input
 (`pred * mask + occluded * (1 - mask)`), so pixels outside the mask are the input's, byte for byte. Scores are always
 computed on these composited 8-bit outputs against the original ground truth.
@@ -32,7 +33,7 @@ import torch
 from benchmark.methods import (LearnableMethod, Method, deviations_from_paper, get_method_class,
                                method_display_name, resolve_config, unwrap)
 from benchmark.training import distributed as D
-from benchmark.training.data import DEFAULT_AUGMENT, InpaintingDataset, Record, open_dataset, records, resize_triplet
+from benchmark.training.data import DEFAULT_AUGMENT, InpaintingDataset, Record, open_dataset, records, resize_input
 from benchmark.training.trainer import EngineSettings, Trainer, TrainState, latest_checkpoint, load_weights
 from dataset_tools.errors import UserError
 from dataset_tools.fileio import atomic_write_json, atomic_write_text, sha256_file, write_png
@@ -265,9 +266,9 @@ def inpaint_records(method: Method, records: list[Record], image_size: int | Non
                 group.append(records[j])
                 loaded.append(nxt)
                 j += 1
-            resized = [resize_triplet(g, o, m, image_size) for g, o, m in loaded]
-            occ = _to_batch([r[1] for r in resized], False, device)
-            msk = _to_batch([r[2] for r in resized], True, device)
+            resized = [resize_input(o, m, image_size) for _, o, m in loaded]  # the ground truth is never shown
+            occ = _to_batch([r[0] for r in resized], False, device)
+            msk = _to_batch([r[1] for r in resized], True, device)
             pred = method.inpaint(occ, msk)
             if pred.shape != occ.shape:
                 raise RuntimeError(f"{method.name}.inpaint returned shape {tuple(pred.shape)} for input "

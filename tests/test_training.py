@@ -100,6 +100,37 @@ def test_resize_area_for_images_nearest_for_masks():
     assert np.abs(a - blocks).max() <= 0.5 + 1e-9
 
 
+def test_shrunk_mask_covers_every_footprint_that_saw_a_hole():
+    from benchmark.training.data import resize_mask
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10, 11] = 255  # one hole pixel: nearest-neighbour shrinking would lose it
+    small = resize_mask(mask, 32)
+    assert small[5, 5] == 255 and small.sum() == 255
+    small = resize_mask(mask, 24)  # non-integer factor 8/3: the pixels whose footprint overlaps (10, 11)
+    assert set(np.unique(small)) == {0, 255}
+    ys, xs = np.nonzero(small)
+    for y, x in zip(ys, xs):
+        assert y * 64 / 24 <= 11 and (y + 1) * 64 / 24 > 10 and x * 64 / 24 <= 12 and (x + 1) * 64 / 24 > 11
+    assert resize_mask(mask, 128).sum() == 4 * 255  # enlarging: nearest
+
+
+def test_inference_never_reads_the_ground_truth(tiny_dataset):
+    """Replace every ground truth by noise: the composited predictions must not change."""
+    from benchmark.engine import inpaint_records
+    from benchmark.methods import get_method_class
+    from benchmark.training.data import Record
+
+    recs = records(open_dataset(tiny_dataset), "test")[:3]
+    noisy = [Record(r.id, r.severity, r.occluder_classes, r.occlusion_ratio,
+                    (lambda r=r: (np.random.default_rng(0).integers(0, 256, r.loader()[0].shape, dtype=np.uint8),)
+                     + tuple(r.loader()[1:]))) for r in recs]
+    method = get_method_class("telea")({"radius": 3})
+    a = [out for *_, out in inpaint_records(method, recs, 24, 2, torch.device("cpu"))]
+    b = [out for *_, out in inpaint_records(method, noisy, 24, 2, torch.device("cpu"))]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
 def test_dataset_items_are_a_function_of_seed_epoch_index(tiny_dataset):
     recs = records(open_dataset(tiny_dataset), "train")
     ds = InpaintingDataset(recs, size=32, augment={"hflip": True, "max_rotation": 10}, seed=3)

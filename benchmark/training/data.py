@@ -9,7 +9,8 @@ Training augmentation (the paper, Sec. 3.1: "horizontal flip plus rotation"). Th
 horizontal flip with probability 1/2 and a rotation by a uniform angle in [-max_rotation, +max_rotation] degrees
 (default 10), with reflect-101 padding so no black corners appear, because a panda photo rotated by 90 degrees is
 not a plausible photo. Image and occluded image are rotated bilinearly, the mask with nearest-neighbour so it stays
-binary; the same for resizing to the method's input size (area for images, nearest for masks). Interpolation blurs
+binary; for resizing to the method's input size, area for images and, for masks, 'any hole pixel in the
+footprint' when shrinking (nearest when enlarging). Rotation blurs
 occluder colours across the mask border, so after the geometric transforms the occluded input is re-composited
 `occluded = image * (1 - mask) + occluded * mask`: the invariant "the occluded input equals the ground truth
 outside the mask" holds after augmentation too, i.e. the mask covers every changed pixel. Every random draw comes
@@ -149,13 +150,30 @@ def _decode(data: bytes, mode: str) -> np.ndarray:
         return np.asarray(im.convert(mode)).copy()
 
 
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """A 0/255 mask at size x size. Shrinking: a pixel is a hole when any part of its footprint is (area
+    interpolation > 0), so every low-resolution pixel that saw an occluder is filled and no occluder colour is ever
+    given to the method as known context. Enlarging: nearest neighbour. Either way the mask stays binary."""
+    if mask.shape[0] > size or mask.shape[1] > size:
+        return np.where(cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def resize_input(occluded: np.ndarray, mask: np.ndarray, size: int | None):
+    """What a method sees at inference: the occluded image (area) and the mask (`resize_mask`); no ground truth."""
+    if size is None or (occluded.shape[0] == size and occluded.shape[1] == size):
+        return occluded, mask
+    return cv2.resize(occluded, (size, size), interpolation=cv2.INTER_AREA), resize_mask(mask, size)
+
+
 def resize_triplet(image: np.ndarray, occluded: np.ndarray, mask: np.ndarray, size: int | None):
-    """Resize to size x size: area for the images, nearest for the mask; then re-composite the occluded input."""
+    """Resize to size x size: area for the images, `resize_mask` for the mask; then re-composite the occluded input
+    (a no-op when shrinking, where the footprint of a non-hole pixel holds no hole pixel)."""
     if size is None or (image.shape[0] == size and image.shape[1] == size):
         return image, occluded, mask
     image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     occluded = cv2.resize(occluded, (size, size), interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+    mask = resize_mask(mask, size)
     return image, _recomposite(image, occluded, mask), mask
 
 
