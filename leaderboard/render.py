@@ -215,9 +215,9 @@ def html_paper_section(rep: Report) -> str:
     return "\n".join(out)
 
 
-def html_body(rep: Report, figures: dict[str, str] | None = None) -> str:
+def html_body(rep: Report, figures: dict[str, str] | None = None, intro: str = "") -> str:
     e = html.escape
-    out = ["<h1>iPanda-50-occlusion leaderboard</h1>",
+    out = ["<h1>iPanda-50-occlusion leaderboard</h1>", intro,
            f"<p>{len(rep.runs)} run(s) in {len(rep.groups)} comparable group(s). Runs on different datasets "
            "(fingerprints) or with different metric settings are never ranked together: each group has its own "
            "tables. Bold marks the best measured value (higher PSNR/SSIM, lower L1/FID/KID).</p>"]

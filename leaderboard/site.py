@@ -143,5 +143,8 @@ def write_site(rep: Report, out: Path, data: Path | None = None, samples: list[s
     fileio.atomic_write_text(out / "leaderboard.csv", csv_report(rep_w))
     fileio.atomic_write_text(out / "leaderboard.json", json_report(rep_w))
     fileio.atomic_write_text(out / "leaderboard.md", markdown_report(rep_w))
-    fileio.atomic_write_text(index, page(html_body(rep_w, figures), "iPanda-50-occlusion leaderboard"))
+    downloads = ('<p class="note">Machine-readable: <a href="leaderboard.csv">leaderboard.csv</a>, '
+                 '<a href="leaderboard.json">leaderboard.json</a> (one row per run, every metric); '
+                 '<a href="leaderboard.md">leaderboard.md</a> (these tables in markdown).</p>')
+    fileio.atomic_write_text(index, page(html_body(rep_w, figures, downloads), "iPanda-50-occlusion leaderboard"))
     return warnings
