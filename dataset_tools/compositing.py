@@ -118,25 +118,31 @@ def estimate_blur(gray: np.ndarray) -> float:
     return rho / math.sqrt(1 - rho * rho)
 
 
-def _lab_stats(rgb01: np.ndarray, weight: np.ndarray | None = None):
-    lab = cv2.cvtColor(rgb01, cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    if weight is None:
-        return lab.mean(0), lab.std(0)
-    w = weight.reshape(-1)
-    sel = lab[w > 0.5]
-    if len(sel) < 4:
-        sel = lab
-    return sel.mean(0), sel.std(0)
+def scene_stats(image: np.ndarray):
+    """CIELAB mean and std of an image (uint8 RGB), measured on a 64 px area-downsampled copy (the
+    statistics of a smooth photo barely change, and the full image would cost more than the rest)."""
+    h, w = image.shape[:2]
+    small = image if max(h, w) <= 64 else cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    return lab.mean(0), lab.std(0)
 
 
-def colour_match(rgb01: np.ndarray, alpha: np.ndarray, scene_mean, scene_std, cfg: CompositeConfig) -> np.ndarray:
-    """Partial Reinhard transfer of a cut-out's colours toward the scene's (float RGB in [0,1])."""
-    lab = cv2.cvtColor(rgb01, cv2.COLOR_RGB2LAB)
-    flat = lab.reshape(-1, 3)
-    sel = flat[alpha.reshape(-1) > 0.5]
+def occluder_stats(rgba: np.ndarray):
+    """CIELAB mean and std over a cut-out's opaque pixels (alpha > 0.5), or None when it has too few."""
+    sel = rgba[rgba[:, :, 3] > 127][:, :3]
     if len(sel) < 4:
+        return None
+    lab = cv2.cvtColor(sel.reshape(1, -1, 3).astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    return lab.mean(0), lab.std(0)
+
+
+def colour_match(rgb01: np.ndarray, stats, scene_mean, scene_std, cfg: CompositeConfig) -> np.ndarray:
+    """Partial Reinhard transfer of a cut-out's colours toward the scene's (float RGB in [0,1]);
+    `stats` are the cut-out's own CIELAB mean/std (`occluder_stats`)."""
+    if stats is None or rgb01.size == 0:
         return rgb01
-    mo, so = sel.mean(0), sel.std(0)
+    mo, so = stats
+    lab = cv2.cvtColor(rgb01, cv2.COLOR_RGB2LAB)
     ratio = 1 + cfg.match_contrast * (scene_std[0] / max(so[0], 1e-3) - 1)
     lab[..., 0] = (lab[..., 0] - mo[0]) * ratio + mo[0] + cfg.match_lightness * (scene_mean[0] - mo[0])
     lab[..., 1] += cfg.match_chroma * (scene_mean[1] - mo[1])
@@ -198,8 +204,15 @@ def plan(occ: Occluder, rng: np.random.Generator, size: int, aim: tuple[float, f
                      rng.uniform(0, 360), flip, 1.0, face)
 
 
-def _src(occ: Occluder, flip: bool) -> np.ndarray:
-    return occ.rgba[:, ::-1] if flip else occ.rgba
+def _src(occ: Occluder, flip: bool, cache: dict, channel: int | None = None) -> np.ndarray:
+    """The cut-out (or one channel), mirrored when `flip`, contiguous; memoised per process."""
+    key = ("src", id(occ), flip, channel)
+    hit = cache.get(key)
+    if hit is None:
+        arr = occ.rgba[:, ::-1] if flip else occ.rgba
+        arr = arr if channel is None else arr[:, :, channel]
+        hit = cache[key] = (occ, np.ascontiguousarray(arr))
+    return hit[1]
 
 
 def _bbox(M: np.ndarray, w: int, h: int, size: int, margin: int):
@@ -212,20 +225,17 @@ def _bbox(M: np.ndarray, w: int, h: int, size: int, margin: int):
 
 
 def warp(src: np.ndarray, pl: Placement, size: int, sigma: float, scale: float | None = None):
-    """Warp `src` (HxWxC float32, premultiplied when C == 4, or HxW alpha) into the image frame.
+    """Warp `src` (a uint8 RGBA cut-out with bled colours, or its alpha channel) into the image frame,
+    then blur it by `sigma` (feather + defocus). Every channel goes through the same uint8 operations,
+    so the alpha of the full warp equals the alpha-only warp used by the coverage search, exactly.
     Returns (layer, (x0, y0)) for the layer's bounding box, or None when it misses the image."""
     s = pl.scale if scale is None else scale
     h, w = src.shape[:2]
-    pre = 1.0
+    M = pl.matrix(s)
     if s < 0.7:  # downscale with area averaging first; linear warping alone would alias thin blades
-        pre = s
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
         src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
-        pre_x, pre_y = nw / w, nh / h
-        M = pl.matrix(s)
-        M = M @ np.array([[1 / pre_x, 0, 0], [0, 1 / pre_y, 0], [0, 0, 1]])
-    else:
-        M = pl.matrix(s)
+        M = M @ np.array([[w / nw, 0, 0], [0, h / nh, 0], [0, 0, 1]])
     margin = int(math.ceil(3 * sigma)) + 1
     x0, y0, x1, y1 = _bbox(M, src.shape[1], src.shape[0], size, margin)
     if x1 <= x0 or y1 <= y0:
@@ -236,22 +246,17 @@ def warp(src: np.ndarray, pl: Placement, size: int, sigma: float, scale: float |
     layer = cv2.warpAffine(src, M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if sigma > 0.05:
         layer = cv2.GaussianBlur(layer, (0, 0), sigma)
-    del pre
     return layer, (x0, y0)
 
 
-def _alpha_src(occ: Occluder, flip: bool) -> np.ndarray:
-    return np.ascontiguousarray(_src(occ, flip)[:, :, 3]).astype(np.float32) * (1.0 / 255.0)
-
-
-def _coverage(union: np.ndarray, layer) -> int:
-    """Pixels of the union after adding `layer` (alpha >= 0.5/255 rounds to a nonzero 8-bit alpha)."""
+def _coverage(union: np.ndarray, covered: int, layer) -> int:
+    """Pixels of the union (now `covered`) after adding `layer` (any nonzero 8-bit alpha)."""
     if layer is None:
-        return int(union.sum())
+        return covered
     a, (x0, y0) = layer
     h, w = a.shape
     sub = union[y0 : y0 + h, x0 : x0 + w]
-    return int(union.sum()) - int(sub.sum()) + int((sub | (a >= 0.5 / 255)).sum())
+    return covered - int(np.count_nonzero(sub)) + int(np.count_nonzero(sub | (a > 0)))
 
 
 def _pick_class(rng: np.random.Generator, classes: list[str], cfg: CompositeConfig, face: bool) -> str:
@@ -282,7 +287,9 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
     classes = [c for c in bank.classes if bank.by_class.get(c)]
     k_size = size / 256.0
     img01 = gt.astype(np.float32) * (1.0 / 255.0)
-    scene_mean, scene_std = _lab_stats(img01)
+    scene_mean, scene_std = scene_stats(gt)
+    cache = getattr(bank, "cache", None)
+    cache = cache if isinstance(cache, dict) else {}
     sigma_img = estimate_blur(cv2.cvtColor(gt, cv2.COLOR_RGB2GRAY)) if cfg.match_blur else 0.0
     feather = cfg.feather * k_size
 
@@ -294,11 +301,11 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
     total = size * size
     goal = target * total
     union = np.zeros((size, size), bool)
+    covered = 0
     placed: list[tuple[Placement, float]] = []  # (placement, blur sigma)
     max_total = n_occ + 4
     k = 0
     while k < max_total:
-        covered = int(union.sum())
         if covered >= goal * (1 - cfg.ratio_tolerance / 2) and k >= n_occ:
             break
         if covered >= goal * (1 - cfg.ratio_tolerance / 2) and k >= cfg.min_occluders:
@@ -312,22 +319,25 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
             aim = _aim(rng, size)
         pl = plan(occ, rng, size, aim, is_face)
         smin, smax = SCALE_RANGE.get(occ.cls, USER_SCALE_RANGE) if occ.name.startswith(occ.cls + "-") else USER_SCALE_RANGE
-        alpha_src = _alpha_src(occ, pl.flip)
+        alpha_src = _src(occ, pl.flip, cache, 3)
         remaining = max(goal - covered, 0.0)
         slots = max(n_occ - k, 1)
         share = remaining / slots
-        native_area = float((alpha_src > 0.5 / 255).sum())
+        akey = ("area", id(occ))
+        if akey not in cache:
+            cache[akey] = (occ, float(np.count_nonzero(alpha_src)))
+        native_area = cache[akey][1]
         s = float(np.clip(math.sqrt(share / max(native_area, 1.0)), smin, smax))
         if slots == 1 or k >= n_occ:
             # last planned occluder (or an extra one): bisect the scale so the union meets the goal
             lo_s, hi_s = smin, smax
-            cov_hi = _coverage(union, warp(alpha_src, pl, size, sigma_for(hi_s), hi_s))
+            cov_hi = _coverage(union, covered, warp(alpha_src, pl, size, sigma_for(hi_s), hi_s))
             if cov_hi <= goal:
                 s = hi_s
             else:
                 for _ in range(7):
                     mid = math.sqrt(lo_s * hi_s)
-                    cov = _coverage(union, warp(alpha_src, pl, size, sigma_for(mid), mid))
+                    cov = _coverage(union, covered, warp(alpha_src, pl, size, sigma_for(mid), mid))
                     if abs(cov - goal) <= cfg.ratio_tolerance * goal / 2:
                         lo_s = hi_s = mid
                         break
@@ -343,7 +353,10 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
         if layer is None:
             continue
         a, (x0, y0) = layer
-        union[y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]] |= a >= 0.5 / 255
+        sub = union[y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]]
+        covered -= int(np.count_nonzero(sub))
+        sub |= a > 0
+        covered += int(np.count_nonzero(sub))
         placed.append((pl, sig))
 
     # ------------------------------------------------------------------ paint, back to front
@@ -354,47 +367,53 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
     records = []
     for pl, sig in placed:
         occ = pl.occ
-        src = _src(occ, pl.flip)
-        a_src = src[:, :, 3].astype(np.float32) * (1.0 / 255.0)
-        rgb = src[:, :, :3].astype(np.float32) * (1.0 / 255.0)
-        rgb = colour_match(np.ascontiguousarray(rgb), a_src, scene_mean, scene_std, cfg)
-        pre = np.dstack([rgb * a_src[..., None], a_src])
-        layer = warp(pre, pl, size, sig)
+        layer = warp(_src(occ, pl.flip, cache), pl, size, sig)
         if layer is None:
             continue
         lay, (x0, y0) = layer
         h, w = lay.shape[:2]
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
-        a = lay[:, :, 3]
-        aq = np.rint(np.clip(a, 0, 1) * 255.0) * (1.0 / 255.0)  # 8-bit alpha: 0 means untouched
-        col = lay[:, :, :3] / np.maximum(a, 1e-6)[..., None]
+        a8 = lay[:, :, 3]
+        aq = a8.astype(np.float32) * (1.0 / 255.0)  # already 8-bit: 0 means untouched
+        key = ("lab", id(occ))
+        if key not in cache:
+            cache[key] = (occ, occluder_stats(occ.rgba))  # holds occ so its id stays unique
+        hit = a8 > 0
+        # colour transfer on the covered pixels only (thin blades and twigs fill a fraction of their box)
+        px = lay[:, :, :3][hit].astype(np.float32).reshape(1, -1, 3) * (1.0 / 255.0)
+        px = colour_match(px, cache[key][1], scene_mean, scene_std, cfg).reshape(-1, 3)
         idx = legend[occ.cls]
         if cfg.shadow:
             off = cfg.shadow_offset * size
             M = np.float32([[1, 0, x0 + off], [0, 1, y0 + off * 1.5]])
-            sh = cv2.warpAffine(a, M, (size, size), flags=cv2.INTER_LINEAR)
+            sh = cv2.warpAffine(aq, M, (size, size), flags=cv2.INTER_LINEAR)
             sh = cv2.GaussianBlur(sh, (0, 0), max(cfg.shadow_blur * size, 0.5))
             shq = np.rint(sh * cfg.shadow_opacity * 255.0) * (1.0 / 255.0)
             out *= (1.0 - shq)[..., None]
             shadow_seg[shq > 0] = idx
-        out[sl] = out[sl] * (1.0 - aq[..., None]) + np.clip(col, 0, 1) * aq[..., None]
-        seg_sub = seg[sl]
-        seg_sub[aq > 0] = idx
-        alpha_any[sl] |= aq > 0
+        ys, xs = np.nonzero(hit)
+        flat = (ys + y0) * size + (xs + x0)  # linear indices: take/put beat boolean masks on 3 channels
+        ah = aq[ys, xs][:, None]
+        out_flat = out.reshape(-1, 3)
+        out_flat[flat] = out_flat[flat] * (1.0 - ah) + px * ah
+        seg.reshape(-1)[flat] = idx
+        alpha_any[sl] |= hit
         records.append({"class": occ.cls, "name": occ.name, "anchor": occ.anchor, "scale": round(pl.scale, 4),
                         "angle": round(pl.angle, 2), "face": pl.face})
 
     occluded = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-    changed = (occluded != gt).any(axis=-1) | alpha_any
-    occluded[~changed] = gt[~changed]
+    diff = occluded != gt
+    changed = diff[:, :, 0] | diff[:, :, 1] | diff[:, :, 2] | alpha_any
+    np.copyto(occluded, gt, where=~changed[:, :, None])  # byte-identical outside the mask, by construction
     seg[~changed] = 0
     fill = changed & (seg == 0)
-    seg[fill] = shadow_seg[fill]
-    if (changed & (seg == 0)).any():  # cannot happen (changed pixels have alpha or shadow); be safe
-        seg[changed & (seg == 0)] = legend[placed[-1][0].occ.cls]
+    if fill.any():  # shadow-only pixels take the caster's class
+        seg[fill] = shadow_seg[fill]
+        left = changed & (seg == 0)
+        if left.any():  # cannot happen (changed pixels have alpha or shadow); be safe
+            seg[left] = legend[placed[-1][0].occ.cls]
     mask = changed.astype(np.uint8) * 255
-    inv = {v: k for k, v in legend.items()}
-    present = sorted({inv[int(v)] for v in np.unique(seg) if v != 0})
+    present = sorted({c for c in (pl.occ.cls for pl, _ in placed) if np.count_nonzero(seg == legend[c])})
     eyes_occ = False
     for b in eyes or ():
         x1, y1 = int(math.floor(b[0])), int(math.floor(b[1]))

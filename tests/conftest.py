@@ -3,10 +3,29 @@ builder (24 samples at 64 px, 4 identities, seed 0), for every stage's tests. Tr
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+
+def pytest_configure(config):
+    # keep the occluder cut-out cache (see dataset_tools.occluders.LazyCutouts) inside a throwaway folder,
+    # shared by this session and the builds it spawns, never in the user's ~/.cache
+    if "BENCH_CACHE_DIR" not in os.environ:
+        config._bench_cache = tempfile.mkdtemp(prefix="bench-test-cache-")
+        os.environ["BENCH_CACHE_DIR"] = config._bench_cache
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_bench_cache", None)
+    if made:
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("BENCH_CACHE_DIR", None)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ sets the drawing scale), so the same build options always give the same bank.
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import numpy as np
 from dataset_tools.errors import UserError
 from dataset_tools.occluders import bamboo, flowers, grass, leaves, tree
 from dataset_tools.occluders.base import BUILTIN_CLASSES, Occluder
-from dataset_tools.occluders.draw import crop_to_content
+from dataset_tools.occluders.draw import bleed, crop_to_content
 
 GENERATORS = {"bamboo": bamboo, "tree": tree, "grass": grass, "leaves": leaves, "flowers": flowers}
 # Anchor of user cut-outs: a built-in class keeps its placement, any other class is placed freely.
@@ -34,7 +36,7 @@ def generate(cls: str, seed: int, index: int, size: int) -> Occluder:
     rgba, anchor = made if isinstance(made, tuple) else (made, mod.ANCHOR)
     if anchor == "free":  # free cut-outs carry no anchored edge: trim empty margins
         rgba = crop_to_content(rgba)
-    return Occluder(rgba=rgba, cls=cls, anchor=anchor, name=f"{cls}-{index:04d}")
+    return Occluder(rgba=bleed(rgba), cls=cls, anchor=anchor, name=f"{cls}-{index:04d}")
 
 
 def load_user_cutout(path: Path, cls: str, rel: str, size: int) -> Occluder:
@@ -66,7 +68,7 @@ def load_user_cutout(path: Path, cls: str, rel: str, size: int) -> Occluder:
         a = cv2.resize(rgba[:, :, 3].astype(np.float32), (nw, nh), interpolation=interp)
         rgb = pre / np.maximum(a / 255.0, 1e-6)[..., None]
         rgba = np.clip(np.rint(np.dstack([rgb, a])), 0, 255).astype(np.uint8)
-    return Occluder(rgba=np.ascontiguousarray(rgba), cls=cls, anchor=USER_ANCHORS.get(cls, "free"), name=rel)
+    return Occluder(rgba=bleed(np.ascontiguousarray(rgba)), cls=cls, anchor=USER_ANCHORS.get(cls, "free"), name=rel)
 
 
 def user_cutouts(user_dir: str | Path, size: int) -> list[Occluder]:
@@ -88,25 +90,139 @@ def user_cutouts(user_dir: str | Path, size: int) -> list[Occluder]:
     return out
 
 
+def generator_digest() -> str:
+    """sha256 of the generator's own source files: the disk cache is keyed by it, so editing a
+    generator can never serve stale cut-outs."""
+    global _GEN_DIGEST
+    if _GEN_DIGEST is None:
+        h = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in sorted(["__init__.py", "draw.py", "base.py"] + [m.__name__.rsplit(".", 1)[1] + ".py" for m in GENERATORS.values()]):
+            h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        _GEN_DIGEST = h.hexdigest()
+    return _GEN_DIGEST
+
+
+_GEN_DIGEST: str | None = None
+
+
+def cache_dir() -> Path | None:
+    """Where generated cut-outs are cached (`BENCH_CACHE_DIR`, else `$XDG_CACHE_HOME` or ~/.cache, under
+    ipanda-occlusion-bench/occluders); None when `BENCH_CACHE_DIR` is "0"/"off"."""
+    env = os.environ.get("BENCH_CACHE_DIR")
+    if env is not None and env.strip().lower() in ("0", "off", "no", "false", ""):
+        return None
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ipanda-occlusion-bench"
+    return base / "occluders"
+
+
+class LazyCutouts(Sequence):
+    """The `n` procedural cut-outs of one class, generated on first use and memoised.
+
+    Generating a cut-out costs 5-25 ms at 256 px, a whole bank (5 x 32) a few seconds, which would
+    dominate small builds; so each process makes only the cut-outs its samples use, and keeps them in
+    a disk cache (RGBA PNG, written atomically) keyed by the generator's source digest, class, seed,
+    index, size and anchor, so later builds and other workers read them back in well under a
+    millisecond each. The cache can only ever return what `generate` would: a cut-out is a pure
+    function of that key."""
+
+    def __init__(self, cls: str, seed: int, size: int, n: int):
+        self.cls, self.seed, self.size, self.n = cls, seed, size, n
+        self._memo: dict[int, Occluder] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _cache_path(self, i: int) -> Path | None:
+        d = cache_dir()
+        if d is None:
+            return None
+        return d / generator_digest()[:16] / f"{self.size}" / f"{self.cls}-s{self.seed}-{i:04d}.png"
+
+    def _load(self, i: int) -> Occluder:
+        path = self._cache_path(i)
+        if path is not None:
+            try:
+                from PIL import Image
+
+                with Image.open(path) as im:
+                    anchor = im.text.get("anchor", "") if hasattr(im, "text") else ""
+                    if im.mode == "RGBA" and anchor in ("bottom", "side", "top", "free"):
+                        return Occluder(rgba=np.asarray(im).copy(), cls=self.cls, anchor=anchor, name=f"{self.cls}-{i:04d}")
+            except (OSError, ValueError, SyntaxError):
+                pass  # missing or damaged cache entry: regenerate
+        occ = generate(self.cls, self.seed, i, self.size)
+        if path is not None:
+            _store(path, occ)
+        return occ
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        occ = self._memo.get(i)
+        if occ is None:
+            occ = self._memo[i] = self._load(i)
+        return occ
+
+
+def _store(path: Path, occ: Occluder) -> None:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    from dataset_tools import fileio
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("anchor", occ.anchor)
+    buf = io.BytesIO()
+    Image.fromarray(occ.rgba, "RGBA").save(buf, format="PNG", compress_level=1, pnginfo=info)
+    try:
+        fileio.atomic_write_bytes(path, buf.getvalue(), durable=False)
+    except OSError:
+        pass  # a read-only or full cache is not an error: the cut-out is simply regenerated next time
+
+
 @dataclass
 class OccluderBank:
     """All occluders of a build, by class. `classes` lists class names: built-ins first (fixed
-    order), then user classes sorted."""
+    order), then user classes sorted. Built-in classes are `LazyCutouts` (generated on first use)."""
 
     classes: list[str]
-    by_class: dict[str, list[Occluder]] = field(default_factory=dict)
-    digest: str = ""
+    by_class: dict[str, Sequence] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # per-process memo (colour stats)
 
     @classmethod
     def build(cls, seed: int, size: int, per_class: int = 32, user_dir: str | Path | None = None) -> "OccluderBank":
-        by_class: dict[str, list[Occluder]] = {c: [generate(c, seed, i, size) for i in range(per_class)]
-                                              for c in BUILTIN_CLASSES}
+        by_class: dict[str, Sequence] = {c: LazyCutouts(c, seed, size, per_class) for c in BUILTIN_CLASSES}
         if user_dir is not None:
             for occ in user_cutouts(user_dir, size):
-                by_class.setdefault(occ.cls, []).append(occ)
+                by_class.setdefault(occ.cls, [])
+                if isinstance(by_class[occ.cls], LazyCutouts):  # user cut-outs join a built-in class
+                    by_class[occ.cls] = _Joined(by_class[occ.cls], [])
+                by_class[occ.cls].append(occ)
         names = list(BUILTIN_CLASSES) + sorted(set(by_class) - set(BUILTIN_CLASSES))
-        h = hashlib.sha256()
-        for c in names:
-            for o in by_class[c]:
-                h.update(o.name.encode() + o.anchor.encode() + str(o.rgba.shape).encode() + o.rgba.tobytes())
-        return cls(classes=names, by_class={c: by_class[c] for c in names}, digest=h.hexdigest())
+        return cls(classes=names, by_class={c: by_class[c] for c in names})
+
+
+class _Joined(Sequence):
+    """A built-in class's lazy cut-outs followed by the user's cut-outs of the same class."""
+
+    def __init__(self, lazy: LazyCutouts, extra: list[Occluder]):
+        self.lazy, self.extra = lazy, extra
+
+    def append(self, occ: Occluder) -> None:
+        self.extra.append(occ)
+
+    def __len__(self) -> int:
+        return len(self.lazy) + len(self.extra)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        return self.lazy[i] if i < len(self.lazy) else self.extra[i - len(self.lazy)]
