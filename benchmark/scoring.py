@@ -2,7 +2,9 @@
 
 Protocol (issue 3, "Metrics"; choices written down in `metric_settings` of every results.json):
 - a prediction is one 8-bit RGB PNG per sample id of the split, named `<id>.png`, the size of the
-  ground truth;
+  ground truth (L, palette and fully opaque RGBA are converted losslessly; anything else is refused);
+  any other entry in the folder is an error, except hidden names (".*", e.g. .DS_Store or a killed
+  writer's temporaries);
 - it is ALWAYS composited with the dataset's mask before scoring -- prediction inside the hole, the
   occluded input (equal to the ground truth outside the hole, byte for byte) elsewhere -- so a method
   cannot gain or lose anything outside the hole ("scored_on": "composite"); hole = mask value > 127;
