@@ -85,6 +85,32 @@ def _conv_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
     return float(total[0])
 
 
+def _write_dataset(root: Path, gts: np.ndarray, preds: np.ndarray, masks: np.ndarray) -> Path:
+    """A minimal built-dataset folder (all samples in the test split) and a predictions folder."""
+    import csv
+
+    rows = []
+    for i, (g, p, m) in enumerate(zip(gts, preds, masks)):
+        sid = f"p{i:05d}"
+        occ = g.copy()
+        occ[m] = 0
+        m8 = m.astype(np.uint8) * 255
+        for kind, arr in (("images", g), ("occluded", occ), ("masks", m8), ("segmentation", m.astype(np.uint8))):
+            fileio.write_png(root / kind / f"{sid}.png", arr, durable=False)
+        fileio.write_png(root / "predictions" / f"{sid}.png", p, durable=False)
+        rows.append({"id": sid, "split": "test", "identity": "x", "source": "perf", "image": f"images/{sid}.png",
+                     "occluded": f"occluded/{sid}.png", "mask": f"masks/{sid}.png",
+                     "segmentation": f"segmentation/{sid}.png", "occlusion_ratio": float(m.mean()),
+                     "severity": "all", "occluder_classes": "box", "eyes_occluded": "false"})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    fileio.atomic_write_text(root / "metadata.csv", buf.getvalue())
+    fileio.atomic_write_json(root / "dataset.json", {"name": "perf", "fingerprint": "perf", "synthetic": True})
+    return root
+
+
 @click.command("eval")
 @click.option("--num-images", type=int, default=64, show_default=True)
 @click.option("--size", type=int, default=256, show_default=True)
@@ -93,8 +119,9 @@ def _conv_flops(model: torch.nn.Module, x: torch.Tensor) -> float:
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
 @click.option("--inception-weights", type=click.Path(path_type=Path), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--with-sqrtm", is_flag=True, help="Also time FID's 2048x2048 scipy sqrtm (tens of seconds on 2 cores).")
 @click.option("--out", "out_json", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the figures as JSON.")
-def perf_eval(num_images, size, fid_images, batch_size, device, inception_weights, seed, out_json):
+def perf_eval(num_images, size, fid_images, batch_size, device, inception_weights, seed, with_sqrtm, out_json):
     """Images/s of PSNR/SSIM against PNG decoding, and of FID features against a GEMM peak."""
     from PIL import Image
 
@@ -126,6 +153,24 @@ def perf_eval(num_images, size, fid_images, batch_size, device, inception_weight
     t = _best(lambda: ssim(preds, gts, batch_size=batch_size, device=ssim_dev), 2)
     rows["ssim (float64)"] = {"seconds": t, "images_per_s": n / t, "x_decode_time": t / t_dec}
 
+    # the whole per-image path of `score_predictions` (PNG reads of ground truth, occluded, mask and
+    # prediction, composite, PSNR/SSIM/L1), Inception replaced by a trivial stub so it is timed apart
+    import tempfile
+
+    from benchmark.scoring import score_predictions
+    from dataset_tools.dataset import BuiltDataset
+
+    with tempfile.TemporaryDirectory(prefix="bench-perf-eval-") as tmp:
+        root = _write_dataset(Path(tmp), gts, preds, masks)
+        ds = BuiltDataset(root)
+        stub = lambda imgs: imgs.reshape(len(imgs), -1, 3).mean(axis=1)  # noqa: E731
+        t0 = time.perf_counter()
+        score_predictions(ds, "test", root / "predictions", device=str(ssim_dev), progress=False,
+                          feature_extractor=stub, kid_subsets=1)
+        t = time.perf_counter() - t0
+    rows["score_predictions w/o Inception"] = {"seconds": t, "images_per_s": n / t, "x_decode_time": t / t_dec,
+                                               "note": "reads 4 PNGs per sample; floor decodes 1"}
+
     model, sha, reason = load_fid_inception(inception_weights, device=dev)
     label = "pytorch-fid InceptionV3 (FID weights)"
     if model is None:
@@ -148,16 +193,25 @@ def perf_eval(num_images, size, fid_images, batch_size, device, inception_weight
                             "achieved_gflops": achieved, "fraction_of_gemm_peak": achieved / peak,
                             "network": label, "inception_sha256": sha}
     rows["floor: float32 GEMM 1024^3"] = {"gflops": peak}
+    if with_sqrtm:
+        from benchmark.metrics.fid import fid_from_features
+
+        feats = np.random.default_rng(seed).normal(size=(2 * max(m, 2), 2048))
+        t = _best(lambda: fid_from_features(feats[::2], feats[1::2]), 1)
+        rows["fid: Frechet distance (sqrtm 2048)"] = {"seconds": t}
 
     click.echo(f"{n} images {size}x{size}, device {dev}, torch threads {torch.get_num_threads()}")
-    click.echo(f"{'':<30}{'img/s':>10}{'x decode time':>15}")
-    for k in ("floor: PNG decode", "psnr + psnr_hole + l1_hole", "ssim (float64)"):
+    click.echo(f"{'':<34}{'img/s':>10}{'x decode time':>15}")
+    for k in ("floor: PNG decode", "psnr + psnr_hole + l1_hole", "ssim (float64)", "score_predictions w/o Inception"):
         v = rows[k]
-        click.echo(f"{k:<30}{v['images_per_s']:>10.1f}{v.get('x_decode_time', 1.0):>15.2f}")
+        click.echo(f"{k:<34}{v['images_per_s']:>10.1f}{v.get('x_decode_time', 1.0):>15.2f}")
     f = rows["fid features"]
-    click.echo(f"{'fid features':<30}{f['images_per_s']:>10.1f}   {f['gflop_per_image']:.2f} GFLOP/img, "
+    click.echo(f"{'fid features':<34}{f['images_per_s']:>10.1f}   {f['gflop_per_image']:.2f} GFLOP/img, "
                f"{f['achieved_gflops']:.1f} GFLOP/s = {f['fraction_of_gemm_peak']:.2f} x GEMM peak ({peak:.1f} GFLOP/s)")
     click.echo(f"network: {label}")
+    if with_sqrtm:
+        click.echo(f"Frechet distance of 2048-d statistics (scipy sqrtm, once per FID): "
+                   f"{rows['fid: Frechet distance (sqrtm 2048)']['seconds']:.1f} s")
     if out_json:
         fileio.atomic_write_text(out_json, json.dumps({"n": n, "size": size, "device": str(dev), "results": rows},
                                                       indent=2) + "\n")
