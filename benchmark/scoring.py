@@ -260,6 +260,9 @@ def score_predictions(
                 "ssim": None, "l1_hole": _none(l1_hole(c, g, m)),
             })
         shapes = {g.shape for g in gts}
+        small = [s.id for s, g in zip(batch, gts) if min(g.shape[:2]) < 11]
+        if small:
+            raise UserError(f"SSIM's 11x11 window needs images of at least 11x11 pixels; {_name_list(small)} are smaller")
         if len(shapes) == 1:
             vals = ssim(np.stack(comps), np.stack(gts), device=ssim_device)
         else:
