@@ -308,10 +308,9 @@ class ProposedTwoStage(LearnableMethod):
         return [("coarse", int(e["coarse"])), ("joint", int(e["joint"]))]
 
     def config_notes(self) -> dict[str, Any]:
-        notes: dict[str, Any] = {
-            "variant": self.variant,
-            "choices": CHOICES,
-        }
+        # the choices where the paper is vague are in the config itself (`choices`), i.e. in config.json and in
+        # results.json's method_config; deviations from `paper` are computed by the engine
+        notes: dict[str, Any] = {"variant": self.variant}
         if self.vgg is not None:
             notes["vgg"] = self.vgg.note
             notes["weights"] = {"vgg16": self.vgg.sha256}
