@@ -287,3 +287,27 @@ def test_hand_made_dataset_breakdown(tmp_path):
     assert {k: v["n"] for k, v in scores.breakdown["occluder_class"].items()} == {"bamboo": 3, "leaves": 3, "grass": 3}
     odd = [r["psnr_hole"] for r in scores.per_image if int(r["id"][1:]) % 2]
     assert scores.breakdown["occluder_class"]["leaves"]["psnr_hole"] == pytest.approx(np.mean(odd), rel=1e-12)
+
+
+def test_results_helpers(tmp_path):
+    """provenance fields, weights merged from the scores, no NaN/inf reaching JSON, CSV empty cells."""
+    from benchmark.results import PER_IMAGE_COLUMNS, build_results, provenance, write_per_image_csv, write_results
+    from benchmark.scoring import Scores
+
+    prov = provenance(3, ["bench", "run", "--seed", "3"], {"generator": "ab" * 32})
+    assert prov["seed"] == 3 and prov["command"] == "bench run --seed 3"
+    assert set(prov["package_versions"]) >= {"python", "torch", "torchvision", "numpy", "opencv", "scikit-image",
+                                             "pytorch-fid", "ipanda-occlusion-bench"}
+    assert prov["git_commit"] is None or len(prov["git_commit"]) == 40
+    scores = Scores(n=1, metrics={"psnr": float("inf"), "fid": None}, metric_notes={}, breakdown={},
+                    metric_settings={}, per_image=[{"id": "a", "psnr": 1.5, "psnr_hole": None}],
+                    weights={"inception": "cd" * 32})
+    res = build_results(method="m", variant="m", preset="p", seed=3, dataset={"name": "d"}, split="test",
+                        scores=scores, training=None, provenance=prov)
+    assert res["provenance"]["weights"] == {"generator": "ab" * 32, "inception": "cd" * 32}
+    assert res["metrics"]["psnr"] is None  # inf can never reach allow_nan=False JSON
+    write_results(tmp_path, res)
+    assert json.loads((tmp_path / "results.json").read_text())["n"] == 1
+    write_per_image_csv(tmp_path / "per_image.csv", scores.per_image)
+    lines = (tmp_path / "per_image.csv").read_text().splitlines()
+    assert lines[0] == ",".join(PER_IMAGE_COLUMNS) and lines[1].startswith("a,,,,1.5,,")
