@@ -136,6 +136,10 @@ def build_config(opts: RunOptions, source, device: torch.device, world_size: int
                        ("checkpoint_every", opts.checkpoint_every)):
         if value is not None and value < 1:
             raise UserError(f"--{key.replace('_', '-')} must be at least 1 (got {value})")
+    if learnable and opts.epochs is not None:  # fail before a run folder exists
+        from benchmark.training.trainer import scale_phases
+
+        scale_phases(cls(dict(config, preset=preset), "cpu").phases(), opts.epochs)
     deviations = deviations_from_paper(cls, config)
     if learnable and "paper" in cls.presets:
         paper = cls.presets["paper"]

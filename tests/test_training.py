@@ -161,6 +161,10 @@ def test_epochs_rescale_the_phases():
     assert scale_phases([("coarse", 20), ("joint", 200)], 11) == [("coarse", 1), ("joint", 10)]
     assert scale_phases([("coarse", 20), ("joint", 200)], 2) == [("coarse", 1), ("joint", 1)]
     assert scale_phases([("a", 1), ("b", 1)], 6) == [("a", 3), ("b", 3)]
+    from dataset_tools.errors import UserError
+
+    with pytest.raises(UserError, match="fewer than the method's 2 training phases"):
+        scale_phases([("a", 1), ("b", 1)], 1)
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -298,6 +302,12 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_pat
     for f in ("generator", "critic"):
         assert all(torch.isfinite(t).all() for t in load_file(latest_checkpoint(run) / f"{f}.safetensors").values())
     assert max(json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()) <= 4
+
+
+def test_too_few_epochs_fails_before_a_run_folder_exists(tiny_dataset, tmp_path):
+    r = bench("run", "--method", TINY, "--epochs", "1", "--data", tiny_dataset, "--out", tmp_path / "runs")
+    assert r.exit_code == 2 and "fewer than the method's 2 training phases" in r.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_ablation_all_runs_three_variants_and_the_occluded_row(tiny_dataset, tmp_path):

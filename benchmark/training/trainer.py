@@ -42,6 +42,7 @@ from tqdm import tqdm
 from benchmark.methods import LearnableMethod, StepContext, unwrap
 from benchmark.training import distributed as D
 from benchmark.training.data import InpaintingDataset, batches, epoch_order
+from dataset_tools.errors import UserError
 from dataset_tools.fileio import atomic_write_bytes, atomic_write_text
 
 CKPT_RE = re.compile(r"^step-(\d{8})$")
@@ -88,7 +89,8 @@ def scale_phases(phases: list[tuple[str, int]], epochs: int | None) -> list[tupl
     if epochs is None:
         return [(n, int(e)) for n, e in phases]
     if epochs < len(phases):
-        raise ValueError(f"--epochs {epochs} is fewer than the method's {len(phases)} training phases")
+        raise UserError(f"--epochs {epochs} is fewer than the method's {len(phases)} training phases "
+                        f"({', '.join(n for n, _ in phases)}); give at least {len(phases)}")
     total = sum(e for _, e in phases)
     out, used = [], 0
     for i, (name, e) in enumerate(phases):
@@ -209,7 +211,7 @@ class Trainer:
         n_local = len(epoch_order(len(dataset), seed, 0, dist.rank, dist.world_size))
         self.batches_per_epoch = -(-n_local // settings.batch_size)
         if self.batches_per_epoch == 0:
-            raise ValueError("the train split is empty")
+            raise UserError("the train split is empty")
         total = self.total_epochs * self.batches_per_epoch
         self.total_steps = min(total, settings.max_steps) if settings.max_steps is not None else total
 
