@@ -119,7 +119,7 @@ SMOKE: dict[str, Any] = {
     "coarse_widths": [16, 32, 64, 64, 64, 64],
     "fine_width": 8,
     "critic_width": 8,
-    "epochs": {"coarse": 1, "joint": 2},
+    "epochs": {"coarse": 4, "joint": 8},
     "batch_size": 4,
     "lr_g": 1e-3,
     "lr_d": 1e-4,
