@@ -197,3 +197,20 @@ def test_vgg_missing_weights(monkeypatch, tmp_path):
     assert "random-init" in vgg.note and vgg.sha256 is None
     assert [t.shape[1] for t in vgg(torch.rand(1, 3, 32, 32))] == [64, 128, 256]
     assert not any(p.requires_grad for p in vgg.parameters())
+
+
+def test_vgg_loads_torchvision_state_dict(tmp_path):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(3)
+    feats = make_layers(cfgs["D"])
+    state = {f"features.{k}": v for k, v in feats.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # the real file also holds the (unused) classifier
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save(state, path)
+    vgg = VGGFeatures(path)
+    assert vgg.sha256 is not None and str(path) in vgg.note
+    assert torch.equal(vgg.slices[0][0].weight, feats[0].weight) and torch.equal(vgg.slices[2][-3].weight, feats[14].weight)
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(UserError, match="cannot load VGG16 weights"):
+        VGGFeatures(tmp_path / "bad.pth")
