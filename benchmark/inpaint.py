@@ -75,7 +75,8 @@ def inpaint_array(method, image: np.ndarray, hole: np.ndarray, device, image_siz
     """uint8 HxWx3 photo + bool HxW hole -> uint8 HxWx3, composited so pixels outside the hole are unchanged.
 
     With `image_size`, the method sees a square image_size input (photo with its hole zeroed, area-resized; mask:
-    area > 0, so every low-resolution pixel touching a hole pixel is a hole) and its prediction is resized back (antialiased bilinear)."""
+    area > 0, so every low-resolution pixel touching a hole pixel is a hole) and its prediction is resized back
+    (antialiased bilinear)."""
     import torch
     import torch.nn.functional as F
 

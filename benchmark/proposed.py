@@ -49,8 +49,9 @@ is written to config.json:
 - Augmentation (done by the engine's data loader, `benchmark.training.data`, from the config's `augment`): horizontal
   flip with p = 0.5 and a rotation by a uniform angle in [-10°, 10°]; the paper gives no angles.
 - Inference: inputs of another size are resized to `image_size` (hole pixels zeroed first, then area resizing; the
-  mask by area > 0, so every low-resolution pixel touching a hole pixel is a hole) and the prediction is resized back; until the joint phase has trained the fine
-  stage at least one step, `inpaint` returns the coarse output (the fine network's `joint_steps` buffer counts).
+  mask by area > 0, so every low-resolution pixel touching a hole pixel is a hole) and the prediction is resized
+  back. Until the joint phase has trained the fine stage for at least one step, `inpaint` returns the coarse output
+  (the fine network's `joint_steps` buffer counts, and is checkpointed).
 """
 
 from __future__ import annotations
@@ -77,14 +78,16 @@ CHOICES = {
     "gp_weight": "lambda_1 = lambda_2 = lambda = 10 (Gulrajani et al. 2017); the paper does not give them",
     "critic_steps": "1 critic step per generator step (paper silent; critic lr = G lr / 10 as two-time-scale)",
     "critic_input": "raw generator output (Eq. 3, 11), 3-channel image, no mask channel",
-    "critic_scores": "D_L/D_S: mean over the last conv's 256 channels = one WGAN score per patch; no normalisation, LeakyReLU 0.2",
+    "critic_scores": "D_L/D_S: mean over the last conv's 256 channels = one WGAN score per patch; "
+                     "no normalisation, LeakyReLU 0.2",
     "fine_critic": "pix2pix 70x70 PatchGAN (C64-C128-C256-C512-1), no normalisation",
     "model2_critic": "D_L trunk + linear layer on the flattened map: one score per image",
     "joint_phase": "end-to-end: one backward of L_coarse (Eq. 4) + L_fine (Eq. 14) through both generators",
     "unet": "widths 64-128-256-512-512-512, BN except first enc/last dec layer, ReLU enc, LeakyReLU 0.2 dec (Liu et al. 2018)",
     "partial_conv_mask": "per-channel mask in the decoder (skip and up-sampled masks concatenated), single-channel update mask",
     "fine_generator": "DeepFill v1 refinement layout: width 32, ELU, no norm, down-sampling x4, 3x3 stride-2 transposed convs",
-    "attention": "rate 2, cosine on both patches (Eq. 5), 3x3 propagation before softmax (DeepFill code), scale 10, both branches",
+    "attention": "rate 2, cosine on both patches (Eq. 5), 3x3 propagation before softmax (DeepFill code), "
+                 "scale 10, both branches",
     "fusion": "concat(M*F_in, F_att1x1, F_att3x3) -> SE (r=16, Hu et al.) -> 1x1 conv to the width (Eq. 8)",
     "pixel_loss_norm": "L1 sum / (region area x channels) per sample, mean over samples with a non-empty region",
     "vgg_losses": "pool1-3 of torchvision VGG16, ImageNet-normalised, on the raw fine output; Gram / (C*H*W)",
@@ -192,7 +195,8 @@ class CoarseGenerator(nn.Module):
 class MultiScaleContextualAttention(nn.Module):
     """F_out = Conv1x1(SE(concat(M·F_in, CA_1x1(F_in), CA_3x3(F_in)))) (Eq. 8)."""
 
-    def __init__(self, channels: int, rate: int = 2, softmax_scale: float = 10.0, propagation_size: int = 3, se_reduction: int = 16):
+    def __init__(self, channels: int, rate: int = 2, softmax_scale: float = 10.0, propagation_size: int = 3,
+                 se_reduction: int = 16):
         super().__init__()
         self.ca1 = ContextualAttention(1, rate, softmax_scale, propagation_size)
         self.ca3 = ContextualAttention(3, rate, softmax_scale, propagation_size)
@@ -351,7 +355,8 @@ class ProposedTwoStage(LearnableMethod):
 
         # Critics (Eq. 3 and Eq. 11): Wasserstein loss + lambda * gradient penalty, on detached generator outputs.
         for _ in range(int(c["critic_steps"])):
-            logs["d_coarse_w"], logs["d_coarse_gp"] = self._critic_step(self.coarse_critics, "d_coarse", gt, coarse.detach(), ctx)
+            logs["d_coarse_w"], logs["d_coarse_gp"] = self._critic_step(self.coarse_critics, "d_coarse", gt,
+                                                                        coarse.detach(), ctx)
             if joint:
                 logs["d_fine_w"], logs["d_fine_gp"] = self._critic_step(["d_fine"], "d_fine", gt, fine.detach(), ctx)
 
@@ -364,7 +369,8 @@ class ProposedTwoStage(LearnableMethod):
                 lv_c, lh_c = valid_loss(coarse, gt, hole), hole_loss(coarse, gt, hole)
                 adv_c = sum(wgan_generator_loss(unwrap(nets[n])(coarse)) for n in self.coarse_critics)
                 loss = lv_c + lw["hole"] * lh_c + lw["adv"] * adv_c
-                logs.update(coarse_valid=float(lv_c.detach()), coarse_hole=float(lh_c.detach()), coarse_adv=float(adv_c.detach()))
+                logs.update(coarse_valid=float(lv_c.detach()), coarse_hole=float(lh_c.detach()),
+                            coarse_adv=float(adv_c.detach()))
                 if joint:
                     from benchmark.losses.perceptual import perceptual_style_losses
 
@@ -373,7 +379,8 @@ class ProposedTwoStage(LearnableMethod):
                     per, sty = perceptual_style_losses(self.vgg, fine, gt)
                     loss_f = lv_f + lw["hole"] * lh_f + lw["adv"] * adv_f + lw["per"] * per + lw["style"] * sty
                     loss = loss + loss_f
-                    logs.update(fine_valid=float(lv_f.detach()), fine_hole=float(lh_f.detach()), fine_adv=float(adv_f.detach()),
+                    logs.update(fine_valid=float(lv_f.detach()), fine_hole=float(lh_f.detach()),
+                                fine_adv=float(adv_f.detach()),
                                 fine_per=float(per.detach()), fine_style=float(sty.detach()))
             g_opts = ["g_coarse", "g_fine"] if joint else ["g_coarse"]
             for o in g_opts:

@@ -144,4 +144,5 @@ class ContextualAttention(nn.Module):
         return contextual_attention(x, x, mask, self.patch_size, self.rate, self.softmax_scale, self.propagation_size)
 
     def extra_repr(self) -> str:
-        return f"patch_size={self.patch_size}, rate={self.rate}, softmax_scale={self.softmax_scale}, propagation_size={self.propagation_size}"
+        return (f"patch_size={self.patch_size}, rate={self.rate}, softmax_scale={self.softmax_scale}, "
+                f"propagation_size={self.propagation_size}")

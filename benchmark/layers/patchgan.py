@@ -59,7 +59,8 @@ def large_patch_critic(in_channels: int = 3, width: int = 64) -> PatchCritic:
     """D_L: seven convolutions, 224x224x3 -> 7x7x(4·width) (= 7x7x256 at the paper's width 64)."""
     w = width
     top = 4 * w
-    return PatchCritic(in_channels, [(w, 4, 2), (2 * w, 4, 2), (top, 4, 2), (top, 4, 2), (top, 4, 2), (top, 3, 1), (top, 3, 1)])
+    return PatchCritic(in_channels, [(w, 4, 2), (2 * w, 4, 2), (top, 4, 2), (top, 4, 2), (top, 4, 2),
+                                     (top, 3, 1), (top, 3, 1)])
 
 
 def small_patch_critic(in_channels: int = 3, width: int = 64) -> PatchCritic:
