@@ -302,8 +302,14 @@ def build_dataset(
     records: list[dict[str, Any]] = []
     resumed = 0
     pool = None
+    cv_threads = cv2.getNumThreads()
     if workers > 1:
         import multiprocessing as mp
+
+        # Parallelism comes from the worker processes, so OpenCV's own threads would only oversubscribe
+        # the cores. Set in the parent BEFORE forking: calling into OpenCV's thread pool in a forked
+        # child after the parent used it can deadlock (its OpenMP/pthreads pool is not fork-safe).
+        cv2.setNumThreads(1)
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(source, cfg, str(out)))
@@ -339,6 +345,7 @@ def build_dataset(
         bar.close()
         if pool:
             pool.shutdown()
+            cv2.setNumThreads(cv_threads)
 
     good = sorted((r for r in records if "rejected" not in r), key=lambda r: r["id"])
     rejected = sorted((r for r in records if "rejected" in r), key=lambda r: r["id"])

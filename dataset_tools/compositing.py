@@ -329,35 +329,40 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
         native_area = cache[akey][1]
         s = float(np.clip(math.sqrt(share / max(native_area, 1.0)), smin, smax))
         if slots == 1 or k >= n_occ:
-            # last planned occluder (or an extra one): bisect the scale so the union meets the goal
+            # last planned occluder (or an extra one): search the scale so the union meets the goal.
+            # Added coverage grows about as scale^2 (until the frame clips it), so Newton-like steps
+            # s *= sqrt(need / added) converge in 2-3 warps; a bracket falls back to bisection.
+            need = goal - covered
+            tol = cfg.ratio_tolerance * goal / 2
             lo_s, hi_s = smin, smax
-            cov_hi = _coverage(union, covered, warp(alpha_src, pl, size, sigma_for(hi_s), hi_s))
-            if cov_hi <= goal:
-                s = hi_s
-            else:
-                for _ in range(7):
-                    mid = math.sqrt(lo_s * hi_s)
-                    cov = _coverage(union, covered, warp(alpha_src, pl, size, sigma_for(mid), mid))
-                    if abs(cov - goal) <= cfg.ratio_tolerance * goal / 2:
-                        lo_s = hi_s = mid
-                        break
-                    if cov < goal:
-                        lo_s = mid
-                    else:
-                        hi_s = mid
-                s = math.sqrt(lo_s * hi_s)
+            for _ in range(6):
+                added = _coverage(union, covered, warp(alpha_src, pl, size, sigma_for(s), s)) - covered
+                if abs(added - need) <= tol:
+                    break
+                if added < need:
+                    lo_s = max(lo_s, s)
+                else:
+                    hi_s = min(hi_s, s)
+                nxt = s * 2.0 if added <= 0 else s * math.sqrt(need / added)
+                if not lo_s < nxt < hi_s:
+                    nxt = math.sqrt(lo_s * hi_s) if lo_s < hi_s else lo_s
+                    if added < need and s >= smax:
+                        break  # already at the largest scale: extra occluders take the rest
+                if abs(nxt - s) < 1e-4 * s:
+                    break
+                s = nxt
         pl.scale = s
         sig = sigma_for(s)
-        layer = warp(alpha_src, pl, size, sig)
+        layer = warp(_src(occ, pl.flip, cache), pl, size, sig)  # RGBA, kept for painting
         k += 1
         if layer is None:
             continue
-        a, (x0, y0) = layer
-        sub = union[y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]]
+        lay, (x0, y0) = layer
+        sub = union[y0 : y0 + lay.shape[0], x0 : x0 + lay.shape[1]]
         covered -= int(np.count_nonzero(sub))
-        sub |= a > 0
+        sub |= lay[:, :, 3] > 0
         covered += int(np.count_nonzero(sub))
-        placed.append((pl, sig))
+        placed.append((pl, sig, layer))
 
     # ------------------------------------------------------------------ paint, back to front
     out = img01.copy()
@@ -365,11 +370,8 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
     shadow_seg = np.zeros((size, size), np.uint8)
     alpha_any = np.zeros((size, size), bool)
     records = []
-    for pl, sig in placed:
+    for pl, sig, layer in placed:
         occ = pl.occ
-        layer = warp(_src(occ, pl.flip, cache), pl, size, sig)
-        if layer is None:
-            continue
         lay, (x0, y0) = layer
         h, w = lay.shape[:2]
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
@@ -413,7 +415,7 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
         if left.any():  # cannot happen (changed pixels have alpha or shadow); be safe
             seg[left] = legend[placed[-1][0].occ.cls]
     mask = changed.astype(np.uint8) * 255
-    present = sorted({c for c in (pl.occ.cls for pl, _ in placed) if np.count_nonzero(seg == legend[c])})
+    present = sorted({c for c in (p[0].occ.cls for p in placed) if np.count_nonzero(seg == legend[c])})
     eyes_occ = False
     for b in eyes or ():
         x1, y1 = int(math.floor(b[0])), int(math.floor(b[1]))
