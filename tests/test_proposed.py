@@ -93,7 +93,7 @@ def test_fusion_module_eq8_channels():
 
 def test_training_steps_lower_hole_loss_and_variants():
     m = _method()
-    assert m.phases() == [("coarse", 4), ("joint", 8)]
+    assert m.phases() == [("coarse", 20), ("joint", 60)]
     assert set(m.networks) == {"coarse", "fine", "d_fine", "d_large", "d_small"}
     batch = _batch()
     first = [m.train_step(batch, _ctx(s, "coarse"))["coarse_hole"] for s in range(3)]
