@@ -153,6 +153,13 @@ def _record_path(out: Path, sample_id: str) -> Path:
     return out / WORK_DIR / "records" / f"{sample_id}.json"
 
 
+def _write_record(out: Path, sample_id: str, record: dict[str, Any]) -> None:
+    """A sample's resume record: compact JSON, atomic; not fsync'ed, like the images (the rename alone
+    survives SIGKILL, and after a power loss a resume re-checks every recorded file's sha256 anyway)."""
+    data = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    fileio.atomic_write_bytes(_record_path(out, sample_id), data, durable=False)
+
+
 def _process(task: tuple[str, SourceItem]) -> dict[str, Any]:
     sample_id, item = task
     st = _STATE
@@ -165,7 +172,7 @@ def _process(task: tuple[str, SourceItem]) -> dict[str, Any]:
             raise SourceImageError(f"image smaller than --size ({w}x{h} < {cfg.size}x{cfg.size})")
     except SourceImageError as e:
         record = {"id": sample_id, "source": item.key, "rejected": str(e)}
-        fileio.atomic_write_json(_record_path(out, sample_id), record, durable=False)
+        _write_record(out, sample_id, record)
         return record
 
     image, eyes = crop_and_resize(image, item.eyes, cfg.size)
@@ -194,9 +201,8 @@ def _process(task: tuple[str, SourceItem]) -> dict[str, Any]:
         "target_ratio": round(float(res.target_ratio), 6),
         "sha256": hashes,
     }
-    # written last: marks the sample done. Not fsync'ed, like the images: the rename alone survives
-    # SIGKILL, and after a power loss a resume re-checks every recorded file's sha256 anyway
-    fileio.atomic_write_json(_record_path(out, sample_id), record, durable=False)
+    # written last: marks the sample done
+    _write_record(out, sample_id, record)
     return record
 
 

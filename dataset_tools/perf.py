@@ -40,6 +40,15 @@ def _write_jpeg_inputs(folder: Path, n: int, size: int, seed: int) -> list[Path]
     return paths
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (build workers): robust to other jobs on a
+    shared machine, where wall-clock figures are not."""
+    import resource
+
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def _floor(paths: list[Path], out: Path, size: int) -> float:
     from dataset_tools.build import crop_and_resize
     from dataset_tools.sources.imageio import load_rgb
@@ -81,8 +90,9 @@ def perf_build(num_images, size, workers_list, seed, out_json):
         paths = _write_jpeg_inputs(tmp / "inputs", num_images, int(size * 1.5), seed)
         n = len(paths)
         _floor(paths[: min(8, n)], tmp / "warm", size)  # warm the page cache and imports
+        c0 = _cpu()
         floor_s = _floor(paths, tmp / "floor", size)
-        rows = {"floor": {"seconds": floor_s, "images_per_s": n / floor_s}}
+        rows = {"floor": {"seconds": floor_s, "images_per_s": n / floor_s, "cpu_seconds": _cpu() - c0}}
         from dataset_tools.build import BuildConfig
         from dataset_tools.occluders import OccluderBank
 
@@ -92,8 +102,9 @@ def perf_build(num_images, size, workers_list, seed, out_json):
         bank_s = time.perf_counter() - t0
         try:
             for w in workers:
+                c0 = _cpu()
                 s = _build(tmp / "inputs", tmp / f"build-w{w}", n, size, w, seed)
-                rows[f"builder_w{w}"] = {"seconds": s, "images_per_s": n / s, "workers": w}
+                rows[f"builder_w{w}"] = {"seconds": s, "images_per_s": n / s, "workers": w, "cpu_seconds": _cpu() - c0}
         finally:
             if old_cache is None:
                 os.environ.pop("BENCH_CACHE_DIR", None)
@@ -102,11 +113,15 @@ def perf_build(num_images, size, workers_list, seed, out_json):
     base = rows.get("builder_w1", next(iter(v for k, v in rows.items() if k != "floor")))
     click.echo(f"{n} JPEG inputs -> {size}px samples; occluder bank, one-off (cached afterwards): "
                f"{n_cut} cut-outs in {bank_s:.1f} s")
-    click.echo(f"{'':<14}{'img/s':>9}{'x floor time':>14}{'speed-up vs 1 worker':>22}")
+    floor_cpu = rows["floor"]["cpu_seconds"]
+    click.echo(f"{'':<14}{'img/s':>9}{'x floor time':>14}{'speed-up vs 1 worker':>22}{'CPU s':>8}{'x floor CPU':>13}")
     for k, v in rows.items():
         ratio = v["seconds"] / floor_s
         speed = (v["images_per_s"] / base["images_per_s"]) if k != "floor" else float("nan")
-        click.echo(f"{k:<14}{v['images_per_s']:>9.1f}{ratio:>14.2f}{speed:>22.2f}")
+        click.echo(f"{k:<14}{v['images_per_s']:>9.1f}{ratio:>14.2f}{speed:>22.2f}{v['cpu_seconds']:>8.2f}"
+                   f"{v['cpu_seconds'] / floor_cpu:>13.2f}")
+    click.echo("CPU s: this process plus its build workers. On a busy machine trust 'x floor CPU' and the speed-up "
+               "only when the cores were free (compare `uptime`).")
     if out_json:
         fileio.atomic_write_text(out_json, json.dumps({"n": n, "size": size, "bank_one_off_seconds": bank_s,
                                                        "bank_cutouts": n_cut, "results": rows}, indent=2) + "\n")
