@@ -418,7 +418,7 @@ def _write_manifests(out: Path, cfg: BuildConfig, source: Source, state: dict, g
         "rejected": len(rejected),
         "severity_bins": {k: list(v) for k, v in cfg.composite.severity_bins.items()},
         "legend": state["legend"],
-        "occluder_bank": {c: len(v) for c, v in state["bank"].by_class.items()},
+        "occluder_bank": state["bank"].provenance(),
         "mask_convention": "masks/*.png: 255 = occluded (hole), 0 = visible; segmentation/*.png: class index per pixel (legend)",
         "columns": list(METADATA_COLUMNS),
         "files": dict(sorted(files.items())),

@@ -138,3 +138,44 @@ def test_contact_sheet_command(tmp_path: Path):
     assert r.exit_code == 0, r.output
     sheet = np.asarray(Image.open(out))
     assert sheet.shape[0] == 5 * 160 and sheet.shape[1] == 90 + 3 * 160
+
+
+def test_cutout_cache_returns_exactly_what_the_generator_makes(tmp_path: Path, monkeypatch):
+    import dataset_tools.occluders as occ_mod
+    from dataset_tools.occluders import LazyCutouts
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    first = LazyCutouts("grass", 7, 64, 3)[1]
+    files = list((tmp_path / "cache").rglob("*.npy"))
+    assert len(files) == 1
+    monkeypatch.setattr(occ_mod, "generate", lambda *a: (_ for _ in ()).throw(AssertionError("not from cache")))
+    again = LazyCutouts("grass", 7, 64, 3)[1]
+    assert np.array_equal(again.rgba, first.rgba) and again.anchor == first.anchor == "bottom"
+    monkeypatch.undo()
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    files[0].write_bytes(b"damaged")  # a damaged entry is regenerated, not trusted
+    assert np.array_equal(LazyCutouts("grass", 7, 64, 3)[1].rgba, generate("grass", 7, 1, 64).rgba)
+    monkeypatch.setenv("BENCH_CACHE_DIR", "0")
+    LazyCutouts("leaves", 7, 64, 3)[0]
+    assert not list((tmp_path / "cache").rglob("leaves-*"))
+
+
+def test_build_with_user_cutouts(tmp_path: Path):
+    import json
+
+    d = tmp_path / "occ" / "rock"
+    d.mkdir(parents=True)
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[4:36, 4:36] = (128, 128, 120, 255)
+    Image.fromarray(rgba).save(d / "r.png")
+    out = tmp_path / "ds"
+    r = CliRunner().invoke(cli, ["build-dataset", "--source", "synthetic", "--num-images", "9", "--size", "64",
+                                 "--identities", "3", "--bank-size", "2", "--workers", "1", "--quiet",
+                                 "--occluders", str(tmp_path / "occ"), "--out", str(out)], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["legend"]["rock"] == 6
+    assert info["occluder_bank"]["per_class"]["rock"] == 1 and len(info["occluder_bank"]["user_cutouts_sha256"]) == 64
+    r = CliRunner().invoke(cli, ["build-dataset", "--source", "synthetic", "--num-images", "3", "--size", "64",
+                                 "--occluders", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 2 and "does not exist" in r.output

@@ -195,18 +195,31 @@ class OccluderBank:
     classes: list[str]
     by_class: dict[str, Sequence] = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False, compare=False)  # per-process memo (colour stats)
+    user_digest: str | None = None  # sha256 over the user's cut-outs (name + pixels), when any
+
+    def provenance(self) -> dict:
+        """What dataset.json records about the bank: the generator's source digest (which, with the
+        seed and size, determines every procedural cut-out), counts, and the user cut-outs' digest."""
+        return {"generator_sha256": generator_digest(), "per_class": {c: len(v) for c, v in self.by_class.items()},
+                "user_cutouts_sha256": self.user_digest}
 
     @classmethod
     def build(cls, seed: int, size: int, per_class: int = 32, user_dir: str | Path | None = None) -> "OccluderBank":
         by_class: dict[str, Sequence] = {c: LazyCutouts(c, seed, size, per_class) for c in BUILTIN_CLASSES}
+        user_digest = None
         if user_dir is not None:
-            for occ in user_cutouts(user_dir, size):
+            users = user_cutouts(user_dir, size)
+            h = hashlib.sha256()
+            for occ in users:
+                h.update(occ.name.encode("utf-8") + b"\0" + str(occ.rgba.shape).encode() + occ.rgba.tobytes())
+            user_digest = h.hexdigest()
+            for occ in users:
                 by_class.setdefault(occ.cls, [])
                 if isinstance(by_class[occ.cls], LazyCutouts):  # user cut-outs join a built-in class
                     by_class[occ.cls] = _Joined(by_class[occ.cls], [])
                 by_class[occ.cls].append(occ)
         names = list(BUILTIN_CLASSES) + sorted(set(by_class) - set(BUILTIN_CLASSES))
-        return cls(classes=names, by_class={c: by_class[c] for c in names})
+        return cls(classes=names, by_class={c: by_class[c] for c in names}, user_digest=user_digest)
 
 
 class _Joined(Sequence):
