@@ -165,13 +165,14 @@ class Placement:
     flip: bool
     scale: float
     face: bool = False
+    drop: float = 0.0  # extra downward shift, in cut-out pixels (scaled): keeps tilted bases below the frame
 
     def matrix(self, scale: float | None = None) -> np.ndarray:
         s = self.scale if scale is None else scale
         a = math.radians(self.angle)
         c, si = math.cos(a) * s, math.sin(a) * s
         px, py = self.pivot
-        tx, ty = self.target
+        tx, ty = self.target[0], self.target[1] + self.drop * s
         return np.array([[c, -si, tx - (c * px - si * py)], [si, c, ty - (si * px + c * py)]], np.float64)
 
 
@@ -188,8 +189,9 @@ def plan(occ: Occluder, rng: np.random.Generator, size: int, aim: tuple[float, f
     if occ.anchor == "bottom":
         # stands on the bottom edge, under the aim point, with a small lean
         lean = rng.normal(0, 6 if occ.cls != "grass" else 3)
+        # tilting about the bottom centre lifts one bottom corner by (w/2) sin(lean): drop it back
         return Placement(occ, (w / 2, h), (aim[0] + rng.normal(0, size * 0.03), size + size * rng.uniform(0, 0.03)),
-                         lean, flip, 1.0, face)
+                         lean, flip, 1.0, face, drop=w / 2 * abs(math.sin(math.radians(lean))))
     if occ.anchor in ("side", "top"):
         # the cut-out grows from its left column: enter from the left, the right (mirrored) or the top
         side = rng.choice(["left", "right", "top"], p=[0.35, 0.35, 0.3]) if occ.anchor == "side" else "top"

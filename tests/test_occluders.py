@@ -179,3 +179,24 @@ def test_build_with_user_cutouts(tmp_path: Path):
     r = CliRunner().invoke(cli, ["build-dataset", "--source", "synthetic", "--num-images", "3", "--size", "64",
                                  "--occluders", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_class_aware_placement_touches_the_anchored_edge():
+    from types import SimpleNamespace
+
+    from dataset_tools.occluders import LazyCutouts
+
+    legend = class_legend()
+    img = render(3, 0, 0, 64)
+    for cls in ("grass", "bamboo"):
+        bank = SimpleNamespace(classes=[cls], by_class={cls: LazyCutouts(cls, 0, 64, 4)})
+        for seed in range(6):
+            res = composite(img, (), bank, np.random.default_rng(seed),
+                            CompositeConfig(min_occluders=1, max_occluders=1), legend)
+            assert (res.mask[-1] > 0).any(), (cls, seed)  # rises from the bottom edge
+    side = [o for o in (generate("tree", 0, i, 64) for i in range(12)) if o.anchor == "side"][:3]
+    bank = SimpleNamespace(classes=["tree"], by_class={"tree": side})
+    for seed in range(6):
+        m = composite(img, (), bank, np.random.default_rng(seed), CompositeConfig(min_occluders=1, max_occluders=1),
+                      legend).mask > 0
+        assert m[0].any() or m[:, 0].any() or m[:, -1].any(), seed  # reaches in from the top or a side

@@ -65,6 +65,7 @@ def make(rng: np.random.Generator, size: int) -> tuple[np.ndarray, str]:
     h, w = int(size * 0.8), int(size * 1.0)
     cv = Canvas(h, w)
     width = size * rng.uniform(0.035, 0.08)
-    _branch(cv, rng, (-2, h * rng.uniform(0.35, 0.65)), rng.normal(0, 12), w * rng.uniform(0.45, 0.6), width, 3, bark,
+    # the base sits on the left column's midpoint, the compositor's pivot, so any tilt keeps it at the edge
+    _branch(cv, rng, (-2, h * 0.5), rng.normal(0, 12), w * rng.uniform(0.45, 0.6), width, 3, bark,
             size, rng.random() < 0.6, leaf_col)
     return cv.finish(), "side"
