@@ -316,6 +316,7 @@ def build_dataset(
         # the cores. Set in the parent BEFORE forking: calling into OpenCV's thread pool in a forked
         # child after the parent used it can deadlock (its OpenMP/pthreads pool is not fork-safe).
         cv2.setNumThreads(1)
+        tqdm.monitor_interval = 0  # no tqdm monitor thread alive while the pool forks its workers
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(source, cfg, str(out)))

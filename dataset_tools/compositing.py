@@ -395,7 +395,9 @@ def composite(image: np.ndarray, eyes, bank, rng: np.random.Generator, cfg: Comp
             sh = cv2.GaussianBlur(sh, (0, 0), max(cfg.shadow_blur * size, 0.5))
             shq = np.rint(sh * cfg.shadow_opacity * 255.0) * (1.0 / 255.0)
             out *= (1.0 - shq)[..., None]
-            shadow_seg[shq > 0] = idx
+            shaded = shq > 0
+            shadow_seg[shaded] = idx
+            alpha_any |= shaded  # every shadow pixel is in the mask, even where rounding hides the darkening
         ys, xs = np.nonzero(hit)
         flat = (ys + y0) * size + (xs + x0)  # linear indices: take/put beat boolean masks on 3 channels
         ah = aq[ys, xs][:, None]
