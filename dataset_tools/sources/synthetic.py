@@ -29,7 +29,7 @@ import numpy as np
 from dataset_tools.errors import UserError
 from dataset_tools.sources.base import Source, SourceItem
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 _NAMES = (
     "aibang", "baobao", "chengcheng", "dandan", "erxi", "fufu", "gonggong", "huanhuan", "jiajia", "kele",
     "lele", "meimei", "niuniu", "pingping", "qingqing", "ruirui", "shuangshuang", "tiantian", "wenwen", "xiaoxiao",
@@ -48,7 +48,7 @@ class Traits:
 
     patch_w: float  # eye-patch half-width, in head radii
     patch_h: float  # eye-patch half-height, in head radii
-    patch_tilt: float  # degrees; positive = outer end drooping (the classic "teardrop" look)
+    patch_tilt: float  # degrees the patch's outer end droops (the classic slanted "teardrop" look)
     patch_gap: float  # half distance between patch centres, in head radii
     ear_r: float  # ear radius, in head radii
     band: float  # shoulder band width, in body lengths
@@ -63,8 +63,8 @@ def _traits(seed: int, ident: int) -> Traits:
     fur = (232 - 8 * r.random(), 226 - 14 * warm, 212 - 34 * warm)
     d = 22 + 18 * r.random()
     return Traits(
-        patch_w=r.uniform(0.17, 0.27), patch_h=r.uniform(0.10, 0.19), patch_tilt=r.uniform(-10, 38),
-        patch_gap=r.uniform(0.27, 0.37), ear_r=r.uniform(0.20, 0.32), band=r.uniform(0.16, 0.30),
+        patch_w=r.uniform(0.25, 0.34), patch_h=r.uniform(0.15, 0.24), patch_tilt=r.uniform(15, 45),
+        patch_gap=r.uniform(0.33, 0.42), ear_r=r.uniform(0.20, 0.32), band=r.uniform(0.16, 0.30),
         fur=fur, dark=(d, d * 0.95, d * 1.02), head_r=r.uniform(0.48, 0.60),
     )
 
@@ -94,7 +94,7 @@ def _background(rng: np.random.Generator, n: int) -> np.ndarray:
         w_leaf = 1 - w_grass
         w_soil = 0.3 * low
     elif kind == "foliage":
-        w_leaf = 0.6 + 0.4 * (low > 0.5)
+        w_leaf = 0.6 + 0.4 * np.clip((low - 0.42) / 0.16, 0, 1)  # soft-edged foliage masses
         w_grass = 1 - w_leaf
         w_soil = 0.1 * y
     elif kind == "ground":
@@ -151,7 +151,8 @@ def _patches(t: Traits, p: Pose):
     ex, ey = head_c[0] + p.facing * 0.06 * hr, head_c[1] - 0.06 * hr
     out = []
     for sx in (-1, 1):
-        out.append(((ex + sx * t.patch_gap * hr, ey), (t.patch_w * hr, t.patch_h * hr), -sx * t.patch_tilt))
+        # image y points down: on the image-left patch (sx = -1) a drooping outer end is a negative angle
+        out.append(((ex + sx * t.patch_gap * hr, ey + 0.05 * hr), (t.patch_w * hr, t.patch_h * hr), sx * t.patch_tilt))
     return out
 
 
