@@ -120,7 +120,7 @@ def test_deterministic_across_workers_and_seeds(built: Path, tmp_path: Path):
 
 
 def test_resume_after_sigkill(tmp_path: Path):
-    args = ["build-dataset", "--source", "synthetic", "--num-images", "60", "--size", "96", "--identities", "6",
+    args = ["build-dataset", "--source", "synthetic", "--num-images", "150", "--size", "96", "--identities", "6",
             "--seed", "1", "--workers", "1", "--quiet"]
     ref = tmp_path / "ref"
     assert run_cli(*args, "--out", str(ref)).exit_code == 0
@@ -211,3 +211,13 @@ def test_empty_source_and_busy_out(tmp_path: Path):
     (busy / "something.txt").write_text("x")
     r = CliRunner().invoke(cli, ["build-dataset", "--source", "synthetic", "--num-images", "3", "--size", "64", "--out", str(busy)])
     assert r.exit_code == 2 and "not empty" in r.output
+
+
+def test_perf_build_reports_against_its_floor(tmp_path: Path):
+    out = tmp_path / "perf.json"
+    r = run_cli("perf", "build", "--num-images", "6", "--size", "48", "--workers", "1", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["n"] == 6 and set(data["results"]) == {"floor", "builder_w1"}
+    assert all(v["seconds"] > 0 and v["cpu_seconds"] > 0 for v in data["results"].values())
+    assert "x floor" in r.output

@@ -12,8 +12,12 @@ import numpy as np
 
 def contact_sheet(bank, per_class: int, cell: int = 160) -> np.ndarray:
     import cv2
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
+    try:
+        font, small = ImageFont.load_default(size=16), ImageFont.load_default(size=11)
+    except TypeError:  # Pillow < 10.1: fixed-size bitmap font only
+        font = small = ImageFont.load_default()
     label_w = 90
     rows = []
     for cls in bank.classes:
@@ -36,10 +40,10 @@ def contact_sheet(bank, per_class: int, cell: int = 160) -> np.ndarray:
             row[:, label_w + j * cell : label_w + (j + 1) * cell] = np.clip(np.rint(tile), 0, 255).astype(np.uint8)
         im = Image.fromarray(row)
         d = ImageDraw.Draw(im)
-        d.text((6, cell // 2 - 12), cls, fill=(0, 0, 0))
-        d.text((6, cell // 2 + 2), f"{len(bank.by_class[cls])} cut-outs", fill=(90, 90, 90))
+        d.text((6, cell // 2 - 14), cls, fill=(0, 0, 0), font=font)
+        d.text((6, cell // 2 + 6), f"{len(bank.by_class[cls])} cut-outs", fill=(90, 90, 90), font=small)
         for j, o in enumerate(occs):
-            d.text((label_w + j * cell + 3, 2), o.anchor, fill=(60, 60, 60))
+            d.text((label_w + j * cell + 3, 2), o.anchor, fill=(60, 60, 60), font=small)
         rows.append(np.asarray(im))
     sheet = np.concatenate(rows, 0)
     sheet[::cell, :] = 160  # thin separators between rows
