@@ -200,3 +200,52 @@ def test_class_aware_placement_touches_the_anchored_edge():
         m = composite(img, (), bank, np.random.default_rng(seed), CompositeConfig(min_occluders=1, max_occluders=1),
                       legend).mask > 0
         assert m[0].any() or m[:, 0].any() or m[:, -1].any(), seed  # reaches in from the top or a side
+
+
+def _single(cls: str, index: int = 0):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(classes=[cls], by_class={cls: [generate(cls, 0, index, 64)]})
+
+
+def test_colour_and_blur_follow_the_scene():
+    import cv2
+
+    legend = class_legend()
+    bank = _single("leaves", 2)
+    base = dict(min_occluders=1, max_occluders=1, severity_bins={"moderate": [0.1, 0.25]})
+    on = CompositeConfig(**base)
+    off = CompositeConfig(**base, match_blur=False, match_lightness=0, match_contrast=0, match_chroma=0)
+    noise = np.random.default_rng(0)
+    texture = noise.normal(0, 6, (64, 64, 3))
+
+    def run(img, cfg):
+        res = composite(img, (), bank, np.random.default_rng(11), cfg, legend)
+        return res, res.mask > 0
+
+    def lum(img, cfg):
+        res, m = run(img, cfg)
+        a = res.occluded.astype(float)
+        # only pixels the occluder covers opaquely (3 px inside its mask), so the background cannot leak in
+        core = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        return a[core].mean()
+
+    dark = np.clip(40 + texture, 0, 255).astype(np.uint8)
+    bright = np.clip(215 + texture, 0, 255).astype(np.uint8)
+    shift_on = lum(bright, on) - lum(dark, on)
+    shift_off = lum(bright, off) - lum(dark, off)
+    # soft leaf edges let some background through either way; the transfer moves the leaves themselves
+    assert shift_on > shift_off + 40, (shift_on, shift_off)
+
+    sharp = np.clip(128 + 60 * np.sign(noise.normal(0, 1, (64, 64, 1))) + texture, 0, 255).astype(np.uint8)
+    soft = cv2.GaussianBlur(sharp, (0, 0), 2.0)
+
+    def edge_energy(img, cfg):
+        res, m = run(img, cfg)
+        g = cv2.cvtColor(res.occluded, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+        core = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        return float((gx**2 + gy**2)[core].mean())
+
+    # on a defocused photo the occluder is defocused too; without blur matching it stays as crisp
+    assert edge_energy(soft, on) < 0.6 * edge_energy(soft, off)
