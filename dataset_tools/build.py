@@ -366,6 +366,10 @@ def build_dataset(
     splits = split_samples([r["identity"] for r in good], parse_ratio(cfg.split_ratio), cfg.seed, cfg.split_by)
     for r, s in zip(good, splits):
         r["split"] = s
+    for name in ("train", "test"):
+        if name not in splits:
+            print(f"warning: the {name} split is empty (stratified splitting needs at least 3 images per identity; "
+                  "use more --num-images, fewer --identities or --split-by identity)", file=sys.stderr)
 
     _write_manifests(out, cfg, source, state, good, rejected)
     shutil.rmtree(out / WORK_DIR, ignore_errors=True)
