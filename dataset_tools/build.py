@@ -132,15 +132,14 @@ _STATE: dict[str, Any] = {}
 
 
 def _init_worker(source: Source, cfg: BuildConfig, out: str) -> None:
-    if _STATE.get("key") == id(cfg):
-        return  # forked from a parent that already built the bank
+    cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would oversubscribe
+    _STATE.clear()
     _STATE.update(_make_state(source, cfg, out))
 
 
 def _make_state(source: Source, cfg: BuildConfig, out: str) -> dict[str, Any]:
     bank = OccluderBank.build(cfg.seed, cfg.size, per_class=cfg.bank_size, user_dir=cfg.occluders)
     return {
-        "key": id(cfg),
         "source": source,
         "cfg": cfg,
         "out": Path(out),
@@ -313,12 +312,15 @@ def build_dataset(
         import multiprocessing as mp
 
         # Parallelism comes from the worker processes, so OpenCV's own threads would only oversubscribe
-        # the cores. Set in the parent BEFORE forking: calling into OpenCV's thread pool in a forked
-        # child after the parent used it can deadlock (its OpenMP/pthreads pool is not fork-safe).
+        # the cores (workers inherit this setting through _init_worker).
         cv2.setNumThreads(1)
-        tqdm.monitor_interval = 0  # no tqdm monitor thread alive while the pool forks its workers
+        tqdm.monitor_interval = 0
 
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+        # Workers start from a clean forkserver (or spawn), never a plain fork of this process: a fork of a
+        # process that has loaded torch/OpenMP or runs other threads (tqdm's monitor, a test runner) can
+        # deadlock in the child. Each worker then loads the occluder bank from the disk cache.
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(source, cfg, str(out)))
     bar = tqdm(total=min(cfg.num_images, len(order)), desc="building", unit="img", disable=not progress, file=sys.stderr)
     try:
