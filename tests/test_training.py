@@ -206,8 +206,9 @@ def test_learnable_run_folder(reference_run, tiny_dataset):
     assert state["step"] == 20 and state["done"] is True and set(state["optimizers"]) == {"generator", "critic"}
     from safetensors.torch import load_file
 
-    assert set(load_file(ckpt / "generator.safetensors")) == {"net.0.weight", "net.0.bias", "net.2.weight",
-                                                             "net.2.bias"}
+    assert set(load_file(ckpt / "generator.safetensors")) == {
+        "net.0.weight", "net.0.bias", "net.1.weight", "net.1.bias", "net.1.running_mean", "net.1.running_var",
+        "net.1.num_batches_tracked", "net.3.weight", "net.3.bias"}  # buffers (BN statistics) are saved too
 
 
 def test_training_lowers_the_l1_loss(reference_run):
@@ -350,6 +351,7 @@ def test_ddp_two_processes_gloo(tiny_dataset, tmp_path):
     assert res["training"]["world_size"] == 2 and res["training"]["steps"] == 6
     digests = res["training"]["weights_sha256_per_rank"]
     assert len(digests) == 2 and digests[0] == digests[1]  # DDP kept the ranks' weights equal
+    assert "buffers_differ_across_ranks" not in res["training"]  # BN statistics averaged over the ranks
     assert [c.name for c in list_checkpoints(run)] == ["step-00000004", "step-00000006"]
     # sharded data: 16 train images over 2 ranks at batch 4 = 2 steps per epoch (one process would need 4)
     assert res["training"]["epochs"] == 3.0

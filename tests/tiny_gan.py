@@ -27,7 +27,8 @@ from benchmark.methods import LearnableMethod, StepContext, unwrap
 class TinyGenerator(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(4, width, 3, padding=1), nn.LeakyReLU(0.2),
+        # BatchNorm: its running statistics are buffers, which DDP ranks must end up agreeing on
+        self.net = nn.Sequential(nn.Conv2d(4, width, 3, padding=1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2),
                                  nn.Conv2d(width, 3, 3, padding=1))
 
     def forward(self, occluded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -138,6 +138,21 @@ def _tensor_digests(networks: dict[str, torch.nn.Module]) -> dict[str, tuple[str
     return out
 
 
+def distribute_buffers(networks: dict[str, torch.nn.Module], info: DistInfo) -> None:
+    """Average every floating-point buffer (BatchNorm running mean/var) over the ranks, in place, as timm's
+    `distribute_bn(reduce=True)` does: with `broadcast_buffers=False` each rank updates its statistics from its own data
+    shard, so they drift apart. Called before every checkpoint and at the end of training, so the saved (rank 0) and
+    scored networks carry statistics of all the data and every rank holds the same buffers. Integer buffers (BN's
+    `num_batches_tracked`) are equal on all ranks already (same number of steps)."""
+    if not info.enabled:
+        return
+    for net in networks.values():
+        for buf in unwrap(net).buffers():
+            if buf.is_floating_point():
+                dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+                buf.div_(info.world_size)
+
+
 def weights_digest(networks: dict[str, torch.nn.Module], parameters_only: bool = False) -> str:
     """sha256 over the parameters (and buffers unless `parameters_only`) of every network: equal = equal weights."""
     h = hashlib.sha256()
@@ -150,8 +165,8 @@ def weights_digest(networks: dict[str, torch.nn.Module], parameters_only: bool =
 
 def check_consistency(networks: dict[str, torch.nn.Module], info: DistInfo) -> dict[str, Any]:
     """StyleGAN2-ADA's `check_ddp_consistency`: every rank's parameters must be identical (raises otherwise, naming
-    the tensors). Buffers (e.g. BatchNorm running statistics) are compared too but only reported: with
-    `broadcast_buffers=False` each rank updates them from its own data shard, and the checkpoint keeps rank 0's.
+    the tensors). Buffers (e.g. BatchNorm running statistics) are compared too but only reported: the trainer
+    averages them over the ranks at every checkpoint (`distribute_buffers`), so a difference means a bug.
     Returns {"parameters": [digest per rank], "buffers_differ": [tensor names]}."""
     mine = _tensor_digests(networks)
     if not info.enabled:

@@ -262,6 +262,7 @@ class Trainer:
         return state
 
     def _checkpoint(self, state: TrainState) -> None:
+        D.distribute_buffers(self.method.networks, self.dist)  # every rank's BN statistics, before rank 0 saves
         if self.dist.is_main:
             path = save_checkpoint(self.run_dir, self.method, state)
             prune_checkpoints(self.run_dir, self.s.keep_checkpoints)
