@@ -362,6 +362,17 @@ def _run(opts: RunOptions, dist_info: D.DistInfo, device: torch.device) -> Path 
         source = open_dataset(opts.data)
         config = build_config(opts, source, device, dist_info.world_size)
         run_dir = None
+    # Everything a user can get wrong (missing weights, an empty split) fails here, before a run folder exists.
+    torch.manual_seed(int(config["seed"]))
+    method = instantiate(config, device)
+    e = config["engine"]
+    split = e.get("split", "test")
+    test_records = records(source, split)
+    if not test_records:
+        raise UserError(f"the {split} split of {config['data']} is empty")
+    if isinstance(method, LearnableMethod) and not records(source, "train"):
+        raise UserError(f"the train split of {config['data']} is empty; a learnable method needs training data")
+    if run_dir is None:
         if dist_info.is_main:
             run_dir = create_run_dir(Path(opts.out), config["method"], config["variant"], config["preset"],
                                      config["seed"])
@@ -370,20 +381,11 @@ def _run(opts: RunOptions, dist_info: D.DistInfo, device: torch.device) -> Path 
     log = RunLog(run_dir / "log.txt" if dist_info.is_main else None, quiet=opts.quiet or not dist_info.is_main)
     log(f"{'resume' if opts.resume else 'run'} {config['method']} ({config['variant']}, preset {config['preset']}, "
         f"seed {config['seed']}) on {device} x{dist_info.world_size} -> {run_dir}")
-    torch.manual_seed(int(config["seed"]))
-    method = instantiate(config, device)
-    e = config["engine"]
-    split = e.get("split", "test")
-    test_records = records(source, split)
-    if not test_records:
-        raise UserError(f"the {split} split of {config['data']} is empty")
     training = {"epochs": 0, "steps": 0, "wall_seconds": 0.0, "device": str(device),
                 "world_size": dist_info.world_size}
 
     if isinstance(method, LearnableMethod):
         train_records = records(source, "train")
-        if not train_records:
-            raise UserError(f"the train split of {config['data']} is empty; a learnable method needs training data")
         settings = settings_from(config, opts.quiet)
         dataset = InpaintingDataset(train_records, size=e["image_size"], augment=e["augment"], seed=config["seed"])
         method.networks = D.wrap_networks(method.networks, dist_info, device,

@@ -180,3 +180,12 @@ def test_bad_option_in_a_real_process_prints_no_traceback(tiny_dataset, tmp_path
                         str(tiny_dataset), "--set", "bogus=1", "--out", str(tmp_path)], capture_output=True, text=True)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and p.stderr.startswith("Error: --set bogus")
+
+
+def test_missing_weights_fail_before_a_run_folder_exists(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # no VGG16 weights there
+    out = tmp_path / "runs"
+    r = bench("run", "--method", "proposed", "--preset", "paper", "--data", str(tiny_dataset), "--out", str(out),
+              "--max-steps", "1", "--quiet")
+    assert r.exit_code == 2 and "VGG16 ImageNet weights not found" in r.output and "--vgg-weights" in r.output
+    assert not out.exists() or not any(out.iterdir())  # nothing half-made is left behind
