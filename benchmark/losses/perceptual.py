@@ -75,7 +75,7 @@ class VGGFeatures(nn.Module):
         else:
             raise UserError(
                 f"VGG16 ImageNet weights not found: put torchvision's {VGG16_FILENAME} at {path} "
-                f"(or set TORCH_HOME, or pass vgg_weights=PATH)"
+                f"(or set TORCH_HOME, or pass --vgg-weights PATH)"
             )
         self.slices = nn.ModuleList([feats[:5], feats[5:10], feats[10:17]])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
