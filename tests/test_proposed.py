@@ -206,3 +206,29 @@ def test_end_to_end_run_ablation_inpaint(tiny_dataset, tmp_path):
     r = runner.invoke(cli, ["inpaint", "--checkpoint", str(runs[0]), "--image", str(big_img), "--mask",
                             str(big_mask), "--out", str(tmp_path / "out.jpg")])
     assert r.exit_code == 2 and ".png" in r.output
+
+
+# ------------------------------------------------------------------------------------------------ it learns
+
+def test_smoke_preset_coarse_stage_learns_on_held_out_images(tiny_dataset, tmp_path):
+    """Through `bench run`: 240 smoke-preset steps of coarse pre-training (40 epochs of the 24-image tiny set; the
+    joint phase not reached, so `inpaint` returns the coarse output) fill the holes of the unseen test images far
+    better than the same run after one step (here 14.7 vs 11.3 dB psnr_hole, l1_hole 0.13 vs 0.25). Fails if the coarse
+    stage stops learning (loss not reaching the hole, hole pixels not inpainted, a broken inference path).
+
+    Issue 4 also asks for beating the `occluded` row (16.4 dB on this set); within a test's budget the model does not
+    (see the SMOKE comment in benchmark/proposed.py), so this test cannot assert it."""
+    from benchmark.cli import cli
+
+    runner = CliRunner()
+    out = tmp_path / "runs"
+    common = ["--data", str(tiny_dataset), "--out", str(out), "--device", "cpu", "--quiet", "--preset", "smoke",
+              "--set", "image_size=64"]
+    for steps in ("1", "240"):
+        r = runner.invoke(cli, ["run", "--method", "proposed", *common, "--max-steps", steps], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    first, trained = (json.loads(p.read_text()) for p in sorted(out.glob("*/results.json")))
+    assert (first["training"]["steps"], trained["training"]["steps"]) == (1, 240)
+    assert trained["metrics"]["psnr_hole"] > first["metrics"]["psnr_hole"] + 2.0, (first["metrics"],
+                                                                                     trained["metrics"])
+    assert trained["metrics"]["l1_hole"] < 0.7 * first["metrics"]["l1_hole"]
