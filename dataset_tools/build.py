@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -314,13 +315,21 @@ def build_dataset(
         # Parallelism comes from the worker processes, so OpenCV's own threads would only oversubscribe
         # the cores (workers inherit this setting through _init_worker).
         cv2.setNumThreads(1)
-        tqdm.monitor_interval = 0
+        tqdm.monitor_interval = 0  # no new tqdm monitor thread; stop one an earlier bar started (it only sleeps)
+        if tqdm.monitor is not None:
+            tqdm.monitor.exit()
+            tqdm.monitor = None
 
-        # Workers start from a clean forkserver (or spawn), never a plain fork of this process: a fork of a
-        # process that has loaded torch/OpenMP or runs other threads (tqdm's monitor, a test runner) can
-        # deadlock in the child. Each worker then loads the occluder bank from the disk cache.
+        # A plain fork is fastest (workers start at once, sharing the parent's pages), but forking a process that
+        # has loaded torch/OpenMP or runs other threads (tqdm's monitor, a test runner) can deadlock in the child.
+        # So fork only from a single-threaded process without torch (the `bench` CLI, which never imports torch
+        # here); otherwise start workers from a clean forkserver (or spawn). Output bytes do not depend on it.
         methods = mp.get_all_start_methods()
-        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "fork" in methods and threading.active_count() == 1 and "torch" not in sys.modules:
+            start = "fork"
+        else:
+            start = "forkserver" if "forkserver" in methods else "spawn"
+        ctx = mp.get_context(start)
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(source, cfg, str(out)))
     bar = tqdm(total=min(cfg.num_images, len(order)), desc="building", unit="img", disable=not progress, file=sys.stderr)
     try:

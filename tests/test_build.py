@@ -112,6 +112,15 @@ def test_deterministic_across_workers_and_seeds(built: Path, tmp_path: Path):
                 "--identities", "5", "--seed", "3", "--workers", "2", "--quiet", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert tree_digest(out) == tree_digest(built)
+    # the same in a fresh `bench` process (no torch, one thread): there the workers are plain forks, in this test
+    # process (torch loaded) they come from a forkserver; the bytes must not depend on it
+    fresh = tmp_path / "w2-fresh"
+    cmd = [sys.executable, "-c", "from benchmark.cli import main; main()", "build-dataset", "--source", "synthetic",
+           "--num-images", "30", "--size", "64", "--identities", "5", "--seed", "3", "--workers", "2", "--quiet",
+           "--out", str(fresh)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert tree_digest(fresh) == tree_digest(built)
     other = tmp_path / "seed4"
     r = run_cli("build-dataset", "--source", "synthetic", "--num-images", "30", "--size", "64",
                 "--identities", "5", "--seed", "4", "--workers", "1", "--quiet", "--out", str(other))
