@@ -1,5 +1,6 @@
-"""The paper's two-stage inpainting model and its ablations (Dong et al., "Two-stage inpainting of occluded giant-panda
-images", ICIC 2025; `../shared/seed/`, Sec. 2.2-2.3, 3.1, Fig. 2-5, Eq. 1-14).
+"""The paper's two-stage inpainting model and its ablations (Dong, Liao & Chen, "Two-stage occlusion giant panda image
+inpainting based on partial convolutions, multi-scale contextual attention and a new PatchGAN with two discriminators",
+ICIC 2025; Sec. 2.2-2.3, 3.1, Fig. 2-5, Eq. 1-14).
 
 Stage 1, coarse (Sec. 2.2, Fig. 3): a partial-convolution U-Net (Liu et al. 2018) — encoder of six 3x3 stride-2 partial
 convolutions, decoder of 3x3 stride-1 partial convolutions after nearest up-sampling of features and mask, long skip
