@@ -232,3 +232,34 @@ def test_smoke_preset_coarse_stage_learns_on_held_out_images(tiny_dataset, tmp_p
     assert trained["metrics"]["psnr_hole"] > first["metrics"]["psnr_hole"] + 2.0, (first["metrics"],
                                                                                      trained["metrics"])
     assert trained["metrics"]["l1_hole"] < 0.7 * first["metrics"]["l1_hole"]
+
+
+def test_resume_across_the_phase_boundary_gives_the_uninterrupted_run(tiny_dataset, tmp_path):
+    """A run interrupted after its step-3 checkpoint (coarse phase) and resumed ends, through the joint phase, with the
+    same weights and metrics as the uninterrupted run: all five networks, optimisers and RNG states come back."""
+    import shutil
+
+    from benchmark.cli import cli
+
+    args = ["run", "--method", "proposed", "--preset", "smoke", "--data", str(tiny_dataset), "--seed", "5",
+            "--set", "epochs.coarse=1", "--set", "epochs.joint=1", "--checkpoint-every", "3", "--quiet"]
+    runner = CliRunner()
+    r = runner.invoke(cli, [*args, "--out", str(tmp_path / "ref")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, [*args, "--out", str(tmp_path / "cut")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    (ref,), (cut,) = list((tmp_path / "ref").iterdir()), list((tmp_path / "cut").iterdir())
+    ckpts = sorted(p.name for p in (cut / "checkpoints").iterdir())
+    assert ckpts[-1] == "step-00000008"  # 16 train images / batch 4 = 4 steps per phase
+    # what a kill after the step-3 checkpoint leaves: no later checkpoints, no results
+    for name in ckpts:
+        if name != "step-00000003":
+            shutil.rmtree(cut / "checkpoints" / name)
+    (cut / "results.json").unlink()
+    shutil.rmtree(cut / "predictions", ignore_errors=True)
+    r = runner.invoke(cli, ["run", "--resume", str(cut), "--quiet"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    a, b = (json.loads((d / "results.json").read_text()) for d in (ref, cut))
+    assert a["training"]["steps"] == b["training"]["steps"] == 8
+    assert a["training"]["weights_sha256_per_rank"] == b["training"]["weights_sha256_per_rank"]
+    assert a["metrics"] == b["metrics"]
