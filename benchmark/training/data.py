@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dataset_tools.dataset import BuiltDataset
 from dataset_tools.errors import UserError
 
 DEFAULT_AUGMENT = {"hflip": True, "max_rotation": 10.0}
@@ -44,9 +45,10 @@ class Record:
     loader: Any  # zero-arg callable -> (image HxWx3 u8, occluded HxWx3 u8, mask HxW u8 0/255)
 
 
-class ParquetDataset:
-    """The Hub parquet layout behind the same interface as `dataset_tools.dataset.BuiltDataset` (`info`, `name`,
-    `fingerprint`, `legend`, `split()`, `load()`, `describe()`), so training and scoring read either alike.
+class ParquetDataset(BuiltDataset):
+    """The Hub parquet layout behind the interface of `dataset_tools.dataset.BuiltDataset` (whose `name`,
+    `fingerprint`, `legend`, `split()` and `describe()` it inherits; it reads its own rows and decodes its own `load()`),
+    so training and scoring read either alike.
 
     The PNG bytes of a split are read once with pyarrow (a test split of a few thousand 224 px images is a few
     hundred MB at most) and decoded on demand. The Hub layout has no dataset.json: unless the folder holds one, the
@@ -95,40 +97,17 @@ class ParquetDataset:
         self.samples.sort(key=lambda s: (s.split, s.id))
 
     @property
-    def name(self) -> str:
-        return self.info.get("name", self.root.name)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.info["fingerprint"]
-
-    @property
     def synthetic(self):
-        return self.info.get("synthetic")
-
-    @property
-    def legend(self) -> dict[str, int]:
-        return dict(self.info.get("legend", {}))
-
-    def split(self, name: str):
-        if name not in ("train", "test"):
-            raise UserError(f"unknown split {name!r}; splits are train, test")
-        return [s for s in self.samples if s.split == name]
+        return self.info.get("synthetic")  # None: unknown (a Hub folder without dataset.json)
 
     def load(self, sample, kind: str) -> np.ndarray:
         return _decode(self._blobs[(sample.id, kind)], "RGB" if kind in ("image", "occluded") else "L")
-
-    def describe(self) -> dict:
-        return {"name": self.name, "fingerprint": self.fingerprint, "synthetic": self.synthetic,
-                "path": str(self.root.resolve())}
 
 
 def open_dataset(root: str | Path):
     """A built dataset folder (metadata.csv) or a Hub parquet folder (data/*.parquet)."""
     root = Path(root)
     if (root / "metadata.csv").is_file() or not root.is_dir():
-        from dataset_tools.dataset import BuiltDataset
-
         return BuiltDataset(root)  # also raises the clear errors for missing folders
     if (root / "data").is_dir() and any((root / "data").glob("*.parquet")):
         return ParquetDataset(root)
