@@ -32,14 +32,16 @@ from dataset_tools.errors import UserError
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image
+    """The photo as the builder reads its sources (`load_rgb`: EXIF rotation applied, CMYK/16-bit/palette/alpha
+    converted), so a phone photo is inpainted the way it is displayed, where its mask was drawn."""
+    from dataset_tools.sources.base import SourceImageError
+    from dataset_tools.sources.imageio import load_rgb
 
+    if not Path(path).is_file():
+        raise UserError(f"image file {str(path)!r} does not exist")
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise UserError(f"image file {str(path)!r} does not exist") from None
-    except Exception as e:  # noqa: BLE001 - PIL raises many types for a bad file
+        return load_rgb(path)
+    except SourceImageError as e:
         raise UserError(f"cannot read image {str(path)!r}: {e}") from None
 
 

@@ -263,3 +263,15 @@ def test_resume_across_the_phase_boundary_gives_the_uninterrupted_run(tiny_datas
     assert a["training"]["steps"] == b["training"]["steps"] == 8
     assert a["training"]["weights_sha256_per_rank"] == b["training"]["weights_sha256_per_rank"]
     assert a["metrics"] == b["metrics"]
+
+
+def test_inpaint_reads_photos_as_displayed(tmp_path):
+    """An EXIF-rotated phone photo is read upright (the mask is drawn on what the user sees)."""
+    from benchmark.inpaint import _read_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "phone.jpg", exif=exif)
+    assert _read_image(tmp_path / "phone.jpg").shape == (30, 20, 3)
+    with pytest.raises(UserError, match="does not exist"):
+        _read_image(tmp_path / "missing.jpg")
