@@ -38,3 +38,15 @@ def tiny_dataset(tmp_path_factory) -> Path:
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     return out
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: one intra-op thread is faster, and on a shared 2-core machine two threads per process
+    oversubscribe the cores (10x slower steps under load)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -15,14 +15,7 @@ from benchmark.losses.pixel import hole_loss, valid_loss
 from dataset_tools.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and on a shared 2-core machine two threads per process
-    oversubscribe the cores (10x slower steps under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 # ------------------------------------------------------------------------------------------------ partial convolution

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from dataset_tools.errors import UserError
-from dataset_tools.sources.base import Source, SourceImageError, SourceItem
-from dataset_tools.sources.folder import _walk_files, fingerprint_files, safe_key
-from dataset_tools.sources.imageio import is_image_name, load_rgb
+from dataset_tools.sources.base import SourceItem
+from dataset_tools.sources.folder import FolderSource, _walk_files, fingerprint_files, safe_key
+from dataset_tools.sources.imageio import is_image_name
 
 IMAGES = "iPanda50-images"
 LABELS = ("iPanda50-eyes-labels", "iPanda-50-eyes-labels")
@@ -67,7 +67,9 @@ def read_eye_label(path: Path) -> tuple[tuple[float, float, float, float], ...]:
     return tuple(b for _, b in boxes)
 
 
-class IPanda50Source(Source):
+class IPanda50Source(FolderSource):
+    """iPanda-50's layout; file loading and the key -> path map are `FolderSource`'s."""
+
     name = "ipanda50"
     synthetic = False
 
@@ -125,11 +127,6 @@ class IPanda50Source(Source):
             raise UserError(f"{str(images)!r} contains no images (expected {IMAGES}/NN_name/*.jpg)")
         self._items = sorted(items, key=lambda i: i.key)
         return list(self._items)
-
-    def load(self, item: SourceItem) -> np.ndarray:
-        if not is_image_name(item.key):
-            raise SourceImageError(f"not an image file (extension {Path(item.key).suffix or 'none'!r})")
-        return load_rgb(self._paths.get(item.key, self.root / item.key))
 
     def _label_and_split_files(self) -> dict[str, Path]:
         out = {}
