@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.metrics._images import hole_batch, image_batch
+
 __all__ = ["l1_hole"]
 
 
 def l1_hole(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """pred, target: uint8 (N, H, W, 3) or (H, W, 3); mask bool/0-1 (N, H, W) or (H, W), True = hole."""
-    if pred.dtype != np.uint8 or target.dtype != np.uint8:
-        raise TypeError("l1_hole expects 8-bit images")
-    if pred.shape != target.shape:
-        raise ValueError(f"shape mismatch {pred.shape} vs {target.shape}")
-    single = pred.ndim == 3
-    p = pred[None] if single else pred
-    t = target[None] if single else target
-    m = np.asarray(mask).astype(bool)
-    m = m[None] if single else m
+    p, t, single = image_batch(pred, target, "l1_hole")
+    m = hole_batch(mask, single, p.shape[:3])
     # integer arithmetic is exact; divide once at the end
     diff = np.abs(p.astype(np.int32) - t.astype(np.int32)) * m[..., None]
     total = diff.reshape(len(p), -1).sum(axis=1).astype(np.float64) / 255.0

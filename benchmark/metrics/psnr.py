@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.metrics._images import hole_batch, image_batch
+
 __all__ = ["PSNR_CAP_DB", "mse", "psnr_from_mse", "psnr", "count_capped"]
 
 PSNR_CAP_DB = 100.0
-
-
-def _to_unit(x: np.ndarray) -> np.ndarray:
-    if x.dtype != np.uint8:
-        raise TypeError(f"PSNR expects 8-bit images, got {x.dtype}")
-    return x.astype(np.float64) / 255.0
 
 
 def mse(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -36,21 +32,12 @@ def mse(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) ->
     pred, target: uint8 (N, H, W, 3) or (H, W, 3). mask: None (whole image) or bool/0-1 (N, H, W) /
     (H, W), True = hole. Returns float64 (N,) (or a 0-d array for one image); NaN where a mask is empty.
     """
-    p, t = _to_unit(pred), _to_unit(target)
-    if p.shape != t.shape:
-        raise ValueError(f"shape mismatch {p.shape} vs {t.shape}")
-    single = p.ndim == 3
-    if single:
-        p, t = p[None], t[None]
-    sq = (p - t) ** 2
+    p, t, single = image_batch(pred, target, "PSNR")
+    sq = (p.astype(np.float64) / 255.0 - t.astype(np.float64) / 255.0) ** 2
     if mask is None:
         out = sq.reshape(len(sq), -1).mean(axis=1)
     else:
-        m = np.asarray(mask).astype(bool)
-        if single:
-            m = m[None]
-        if m.shape != sq.shape[:3]:
-            raise ValueError(f"mask shape {m.shape} does not match images {sq.shape[:3]}")
+        m = hole_batch(mask, single, sq.shape[:3])
         count = m.reshape(len(m), -1).sum(axis=1) * sq.shape[3]
         total = (sq * m[..., None]).reshape(len(sq), -1).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):

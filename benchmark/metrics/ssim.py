@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from benchmark.metrics._images import image_batch
+
 __all__ = ["SSIM_SETTINGS", "gaussian_kernel1d", "ssim", "ssim_torch"]
 
 SIGMA = 1.5
@@ -85,13 +87,7 @@ def ssim_torch(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> tor
 
 def ssim(pred: np.ndarray, target: np.ndarray, batch_size: int = 8, device: str | torch.device = "cpu") -> np.ndarray:
     """Per-image SSIM of uint8 RGB images (N, H, W, 3) or (H, W, 3), scaled to [0, 1]. float64 (N,)."""
-    if pred.dtype != np.uint8 or target.dtype != np.uint8:
-        raise TypeError("ssim expects 8-bit images")
-    if pred.shape != target.shape:
-        raise ValueError(f"shape mismatch {pred.shape} vs {target.shape}")
-    single = pred.ndim == 3
-    p = pred[None] if single else pred
-    t = target[None] if single else target
+    p, t, single = image_batch(pred, target, "ssim")
     out = np.empty(len(p), dtype=np.float64)
     for i in range(0, len(p), batch_size):
         a = torch.from_numpy(np.ascontiguousarray(p[i:i + batch_size])).to(device).permute(0, 3, 1, 2)
